@@ -1,0 +1,68 @@
+# vdm.cpp build.  make | make test | make clean
+# Switches: SANITIZE=1 (address+undefined), DEBUG=1 (-O0 -g), CXX=clang++.
+# Objects go to build/<variant>/, app binaries to the repo root.
+
+CXX      ?= g++
+VARIANT  := release
+OPTFLAGS := -O3 -march=native
+ifeq ($(DEBUG),1)
+  VARIANT  := debug
+  OPTFLAGS := -O0 -g -march=native
+endif
+ifeq ($(SANITIZE),1)
+  VARIANT  := sanitize
+  OPTFLAGS := -O1 -g -march=native -fno-omit-frame-pointer \
+              -fsanitize=address,undefined -fno-sanitize-recover=all
+endif
+ifneq ($(findstring clang,$(CXX)),)
+  VARIANT  := $(VARIANT)-clang
+endif
+BUILD    := build/$(VARIANT)
+
+CXXFLAGS := -std=c++17 $(OPTFLAGS) -fopenmp -Wall -Wextra -I. -MMD -MP
+LDFLAGS  := $(OPTFLAGS) -fopenmp
+LDLIBS   := -lz
+
+LIB_DIRS := tensor tensor/cpu autodiff nn vdm datasets
+LIB_SRCS := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp))
+LIB_OBJS := $(LIB_SRCS:%.cpp=$(BUILD)/%.o)
+APP_SRCS := $(wildcard apps/*.cpp)
+APPS     := $(notdir $(APP_SRCS:.cpp=))
+TEST_SRCS := $(wildcard tests/*.cpp)
+TEST_OBJS := $(TEST_SRCS:%.cpp=$(BUILD)/%.o)
+TEST_BIN := $(BUILD)/run_tests
+
+.PHONY: all test clean probe
+all: probe $(APPS)
+
+# Report what the toolchain offers (STYLE.md point 11).
+probe:
+	@echo "vdm.cpp build ($(VARIANT), $(CXX))"
+	@printf 'int main(){\n#ifdef _OPENMP\nreturn 0;\n#else\nreturn 1;\n#endif\n}\n' | \
+	  $(CXX) -fopenmp -x c++ - -o /dev/null 2>/dev/null && echo "  ✓ OpenMP" || echo "  ✗ OpenMP"
+	@echo 'int main(){}' | $(CXX) -march=native -dM -E -x c++ - 2>/dev/null | grep -q __AVX512F__ \
+	  && echo "  ✓ AVX-512" || echo "  ✗ AVX-512 (generic SIMD)"
+	@echo "  ✗ CUDA backend not built yet: CPU only"
+
+$(BUILD)/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(BUILD)/libvdm.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(APPS): %: $(BUILD)/apps/%.o $(BUILD)/libvdm.a
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(TEST_BIN): $(TEST_OBJS) $(BUILD)/libvdm.a
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+# The test command (README, .ci/run): the doctest suite, then the script tests.
+test: $(TEST_BIN)
+	@bash tests/run_suite.sh $(TEST_BIN)
+
+clean:
+	rm -rf build $(APPS)
+
+-include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(APP_SRCS:%.cpp=$(BUILD)/%.d)

@@ -1,0 +1,181 @@
+// The CPU backend: binds each Backend entry point to its templated kernel in
+// tensor/cpu/*.h, for float (training) and double (gradient checks).
+#include <cmath>
+#include <cstring>
+
+#include "tensor/backend.h"
+#include "tensor/cpu/basic.h"
+#include "tensor/cpu/conv2d.h"
+#include "tensor/cpu/elementwise.h"
+#include "tensor/cpu/gemm.h"
+#include "tensor/cpu/group_norm.h"
+#include "tensor/cpu/layout.h"
+#include "tensor/cpu/reduce.h"
+#include "tensor/cpu/softmax.h"
+#include "tensor/dispatch.h"
+#include "tensor/rng.h"
+
+namespace vdm {
+namespace {
+
+// Calls fn(ptr) with the tensor's data typed by its dtype (all three dtypes).
+template <typename Fn> void with_any_dtype(const Tensor& t, Fn&& fn) {
+    switch (t.dtype()) {
+        case DType::F32: fn(t.data<float>()); break;
+        case DType::F64: fn(t.data<double>()); break;
+        case DType::I32: fn(t.data<int32_t>()); break;
+    }
+}
+
+class CpuBackend final : public Backend {
+public:
+    void fill(Tensor& t, double value) override {
+        with_any_dtype(t, [&](const auto* p) {
+            using V = std::remove_const_t<std::remove_pointer_t<decltype(p)>>;
+            V* out = const_cast<V*>(p);
+            cpu::fill<V>(out, V(value), t.numel());
+        });
+    }
+
+    void convert(const Tensor& src, Tensor& dst) override {
+        with_any_dtype(src, [&](const auto* s) {
+            with_any_dtype(dst, [&](const auto* d) {
+                using D = std::remove_const_t<std::remove_pointer_t<decltype(d)>>;
+                cpu::convert<D>(s, const_cast<D*>(d), src.numel());
+            });
+        });
+    }
+
+    void accumulate(Tensor& dst, const Tensor& src) override {
+        VDM_DISPATCH_FLOAT(dst.dtype(), "accumulate",
+                           cpu::accumulate<T>(dst.data<T>(), src.data<T>(), dst.numel()));
+    }
+
+    bool all_finite(const Tensor& t) override {
+        bool finite = true;
+        VDM_DISPATCH_FLOAT(t.dtype(), "all_finite", finite = cpu::all_finite<T>(t.data<T>(), t.numel()));
+        return finite;
+    }
+
+    void fill_normal(Tensor& t, uint64_t seed, uint64_t offset) override {
+        VDM_DISPATCH_FLOAT(t.dtype(), "fill_normal",
+                           cpu::fill_random<T>(t.data<T>(), t.numel(), seed, offset, normal_at));
+    }
+
+    void fill_uniform(Tensor& t, uint64_t seed, uint64_t offset) override {
+        VDM_DISPATCH_FLOAT(t.dtype(), "fill_uniform",
+                           cpu::fill_random<T>(t.data<T>(), t.numel(), seed, offset, uniform_at));
+    }
+
+    void unary_forward(UnaryOp op, const Tensor& x, Tensor& y) override {
+        VDM_DISPATCH_FLOAT(x.dtype(), unary_op_name(op),
+                           cpu::unary_forward<T>(op, x.data<T>(), y.data<T>(), x.numel()));
+    }
+
+    void unary_backward(UnaryOp op, const Tensor& x, const Tensor& y, const Tensor& dy,
+                        Tensor& dx) override {
+        VDM_DISPATCH_FLOAT(x.dtype(), unary_op_name(op),
+                           cpu::unary_backward<T>(op, x.data<T>(), y.data<T>(), dy.data<T>(),
+                                                  dx.data<T>(), x.numel()));
+    }
+
+    void affine(const Tensor& x, double scale, double shift, Tensor& y) override {
+        VDM_DISPATCH_FLOAT(x.dtype(), "affine",
+                           cpu::affine<T>(x.data<T>(), T(scale), T(shift), y.data<T>(), x.numel()));
+    }
+
+    void binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) override {
+        VDM_DISPATCH_FLOAT(a.dtype(), binary_op_name(op), cpu::binary_forward<T>(op, a, b, out));
+    }
+
+    void binary_backward(BinaryOp op, int which, const Tensor& a, const Tensor& b,
+                         const Tensor& dout, Tensor& dinput) override {
+        VDM_DISPATCH_FLOAT(a.dtype(), binary_op_name(op),
+                           cpu::binary_backward<T>(op, which, a, b, dout, dinput));
+    }
+
+    void sum_to_shape(const Tensor& x, Tensor& out) override {
+        VDM_DISPATCH_FLOAT(x.dtype(), "sum", cpu::sum_to_shape<T>(x, out));
+    }
+
+    void broadcast_to(const Tensor& x, Tensor& out) override {
+        VDM_DISPATCH_FLOAT(x.dtype(), "broadcast_to", cpu::broadcast_to<T>(x, out));
+    }
+
+    void matmul(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c,
+                double beta) override {
+        const int64_t batch = std::max(a.dim(0), b.dim(0));
+        const int64_t M = c.dim(1), N = c.dim(2), K = trans_a ? a.dim(1) : a.dim(2);
+        const int64_t lda = a.dim(2), ldb = b.dim(2);
+        VDM_DISPATCH_FLOAT(a.dtype(), "matmul", {
+            for (int64_t i = 0; i < batch; ++i) {
+                const bool sum_into_c = c.dim(0) == 1 && i > 0;  // shared c: add every product
+                const T* pa = a.data<T>() + (a.dim(0) == 1 ? 0 : i) * a.dim(1) * a.dim(2);
+                const T* pb = b.data<T>() + (b.dim(0) == 1 ? 0 : i) * b.dim(1) * b.dim(2);
+                T* pc = c.data<T>() + (c.dim(0) == 1 ? 0 : i) * M * N;
+                cpu::gemm<T>(trans_a, trans_b, M, N, K, pa, lda, pb, ldb,
+                             sum_into_c ? T(1) : T(beta), pc, N);
+            }
+        });
+    }
+
+    void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                        Tensor& y) override {
+        VDM_DISPATCH_FLOAT(x.dtype(), "conv2d", cpu::conv2d_forward<T>(x, weight, bias, y));
+    }
+
+    void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, Tensor& dx,
+                         Tensor& dweight, Tensor& dbias) override {
+        VDM_DISPATCH_FLOAT(x.dtype(), "conv2d_backward",
+                           cpu::conv2d_backward<T>(x, weight, dy, dx, dweight, dbias));
+    }
+
+    void group_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, int groups,
+                            double eps, Tensor& y, Tensor& mean, Tensor& rstd) override {
+        VDM_DISPATCH_FLOAT(x.dtype(), "group_norm",
+                           cpu::group_norm_forward<T>(x, weight, bias, groups, eps, y, mean, rstd));
+    }
+
+    void group_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& mean,
+                             const Tensor& rstd, const Tensor& dy, int groups, Tensor& dx,
+                             Tensor& dweight, Tensor& dbias) override {
+        VDM_DISPATCH_FLOAT(x.dtype(), "group_norm_backward",
+                           cpu::group_norm_backward<T>(x, weight, mean, rstd, dy, groups, dx,
+                                                       dweight, dbias));
+    }
+
+    void softmax_forward(const Tensor& x, bool log, Tensor& y) override {
+        VDM_DISPATCH_FLOAT(x.dtype(), "softmax", cpu::softmax_forward<T>(x, log, y));
+    }
+
+    void softmax_backward(const Tensor& y, const Tensor& dy, bool log, Tensor& dx) override {
+        VDM_DISPATCH_FLOAT(y.dtype(), "softmax_backward", cpu::softmax_backward<T>(y, dy, log, dx));
+    }
+
+    void permute(const Tensor& x, const std::vector<int>& perm, Tensor& y) override {
+        VDM_DISPATCH_FLOAT(x.dtype(), "permute", cpu::permute<T>(x, perm, y));
+    }
+
+    void copy_slice(Tensor& whole, Tensor& part, int axis, int64_t offset,
+                    bool into_whole) override {
+        VDM_DISPATCH_FLOAT(whole.dtype(), "concat",
+                           cpu::copy_slice<T>(whole, part, axis, offset, into_whole));
+    }
+
+    void gather_last(const Tensor& x, const Tensor& index, Tensor& y) override {
+        VDM_DISPATCH_FLOAT(x.dtype(), "gather", cpu::gather_last<T>(x, index, y));
+    }
+
+    void scatter_last(const Tensor& dy, const Tensor& index, Tensor& dx) override {
+        VDM_DISPATCH_FLOAT(dy.dtype(), "gather_backward", cpu::scatter_last<T>(dy, index, dx));
+    }
+};
+
+}  // namespace
+
+Backend& cpu_backend() {
+    static CpuBackend backend;
+    return backend;
+}
+
+}  // namespace vdm
