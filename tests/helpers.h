@@ -1,0 +1,38 @@
+// Small helpers shared by the tests: reproducible random tensors.
+#pragma once
+#include "tensor/backend.h"
+#include "tensor/tensor.h"
+
+namespace vdm::test {
+
+// Normal(0, scale^2) values, reproducible from the seed.
+inline Tensor randn(const Shape& shape, uint64_t seed, double scale = 1.0,
+                    DType dtype = DType::F64) {
+    Tensor t = Tensor::empty(shape, DType::F64);
+    backend_for(Device::CPU).fill_normal(t, seed, 0);
+    double* p = t.data<double>();
+    for (int64_t i = 0; i < t.numel(); ++i) p[i] *= scale;
+    return t.to(dtype);
+}
+
+// Uniform(lo, hi) values, reproducible from the seed.
+inline Tensor uniform(const Shape& shape, uint64_t seed, double lo, double hi,
+                      DType dtype = DType::F64) {
+    Tensor t = Tensor::empty(shape, DType::F64);
+    backend_for(Device::CPU).fill_uniform(t, seed, 0);
+    double* p = t.data<double>();
+    for (int64_t i = 0; i < t.numel(); ++i) p[i] = lo + (hi - lo) * p[i];
+    return t.to(dtype);
+}
+
+// Uniform magnitude in [lo, hi] with a random sign: keeps |x| away from 0.
+inline Tensor away_from_zero(const Shape& shape, uint64_t seed, double lo, double hi) {
+    Tensor t = uniform(shape, seed, lo, hi);
+    Tensor sign = uniform(shape, seed + 1, 0.0, 1.0);
+    double* p = t.data<double>();
+    for (int64_t i = 0; i < t.numel(); ++i)
+        if (sign.at(i) < 0.5) p[i] = -p[i];
+    return t;
+}
+
+}  // namespace vdm::test
