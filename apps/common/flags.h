@@ -1,0 +1,131 @@
+// A small command-line parser shared by the apps: --name value pairs, typed and
+// validated, with --help generated from the registered flags. Errors are vdm::Error
+// with one line naming the flag; run_app turns them into "error: ..." and exit 1.
+#pragma once
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "tensor/error.h"
+
+namespace vdm {
+
+class Flags {
+public:
+    Flags(std::string program, std::string summary)
+        : program_(std::move(program)), summary_(std::move(summary)) {}
+
+    void add(const std::string& name, std::string* target, const std::string& help) {
+        add_parser(name, *target, help, [target](const std::string& v) { *target = v; });
+    }
+    // Integer flag in [lo, hi].
+    void add(const std::string& name, int64_t* target, int64_t lo, int64_t hi,
+             const std::string& help) {
+        add_parser(name, std::to_string(*target), help, [=](const std::string& v) {
+            size_t used = 0;
+            long long x = 0;
+            try {
+                x = std::stoll(v, &used);
+            } catch (const std::exception&) {
+                used = 0;
+            }
+            VDM_CHECK(used == v.size() && !v.empty(), "--", name, ": '", v, "' is not an integer");
+            VDM_CHECK(x >= lo && x <= hi, "--", name, ": ", x, " is outside [", lo, ", ", hi, "]");
+            *target = x;
+        });
+    }
+    // Real flag in (lo, hi].
+    void add(const std::string& name, double* target, double lo, double hi,
+             const std::string& help) {
+        add_parser(name, std::to_string(*target), help, [=](const std::string& v) {
+            size_t used = 0;
+            double x = 0;
+            try {
+                x = std::stod(v, &used);
+            } catch (const std::exception&) {
+                used = 0;
+            }
+            VDM_CHECK(used == v.size() && !v.empty(), "--", name, ": '", v, "' is not a number");
+            VDM_CHECK(x > lo && x <= hi, "--", name, ": ", v, " is outside (", lo, ", ", hi, "]");
+            *target = x;
+        });
+    }
+    // One of a fixed set of words.
+    void add_choice(const std::string& name, std::string* target,
+                    const std::vector<std::string>& choices, const std::string& help) {
+        std::string all;
+        for (const auto& c : choices) all += (all.empty() ? "" : "|") + c;
+        add_parser(name, *target, help + " (" + all + ")", [=](const std::string& v) {
+            bool ok = false;
+            for (const auto& c : choices) ok = ok || c == v;
+            VDM_CHECK(ok, "--", name, ": '", v, "' is not one of ", all);
+            *target = v;
+        });
+    }
+
+    // Returns false when --help was given (usage already printed).
+    bool parse(int argc, char** argv) {
+        for (int i = 1; i < argc; ++i) {
+            std::string arg = argv[i];
+            if (arg == "--help" || arg == "-h") {
+                print_usage();
+                return false;
+            }
+            VDM_CHECK(arg.rfind("--", 0) == 0, "unexpected argument '", arg, "' (see --help)");
+            std::string name = arg.substr(2), value;
+            size_t eq = name.find('=');
+            if (eq != std::string::npos) {
+                value = name.substr(eq + 1);
+                name = name.substr(0, eq);
+            } else {
+                VDM_CHECK(i + 1 < argc, "--", name, ": missing value");
+                value = argv[++i];
+            }
+            const Flag* flag = find(name);
+            VDM_CHECK(flag != nullptr, "unknown flag --", name, " (see --help)");
+            flag->set(value);
+        }
+        return true;
+    }
+
+    void print_usage() const {
+        std::printf("%s: %s\n\nusage: %s [flags]\n", program_.c_str(), summary_.c_str(),
+                    program_.c_str());
+        for (const Flag& f : flags_)
+            std::printf("  --%-14s %s (default: %s)\n", f.name.c_str(), f.help.c_str(),
+                        f.default_value.empty() ? "none" : f.default_value.c_str());
+    }
+
+private:
+    struct Flag {
+        std::string name, default_value, help;
+        std::function<void(const std::string&)> set;
+    };
+    void add_parser(const std::string& name, const std::string& default_value,
+                    const std::string& help, std::function<void(const std::string&)> set) {
+        flags_.push_back({name, default_value, help, std::move(set)});
+    }
+    const Flag* find(const std::string& name) const {
+        for (const Flag& f : flags_)
+            if (f.name == name) return &f;
+        return nullptr;
+    }
+
+    std::string program_, summary_;
+    std::vector<Flag> flags_;
+};
+
+// Runs an app's body; a vdm::Error (or any exception) becomes one line on stderr and exit 1.
+inline int run_app(const std::function<int()>& body) {
+    try {
+        return body();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return 1;
+    }
+}
+
+}  // namespace vdm
