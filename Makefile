@@ -1,5 +1,5 @@
 # vdm.cpp build.  make | make test | make clean
-# Switches: SANITIZE=1 (address+undefined), DEBUG=1 (-O0 -g), CXX=clang++.
+# Switches: SANITIZE=1 (address+undefined), DEBUG=1 (-O0 -g), WERROR=1, CXX=clang++.
 # Objects go to build/<variant>/, app binaries to the repo root.
 
 CXX      ?= g++
@@ -20,6 +20,9 @@ endif
 BUILD    := build/$(VARIANT)
 
 CXXFLAGS := -std=c++17 $(OPTFLAGS) -fopenmp -Wall -Wextra -I. -MMD -MP
+ifeq ($(WERROR),1)
+  CXXFLAGS += -Werror
+endif
 LDFLAGS  := $(OPTFLAGS) -fopenmp
 LDLIBS   := -lz
 
@@ -32,7 +35,8 @@ TEST_SRCS := $(wildcard tests/*.cpp)
 TEST_OBJS := $(TEST_SRCS:%.cpp=$(BUILD)/%.o)
 TEST_BIN := $(BUILD)/run_tests
 
-.PHONY: all test clean probe
+.PHONY: all test bench clean probe
+.SECONDARY:
 all: probe $(APPS)
 
 # Report what the toolchain offers (STYLE.md point 11).
@@ -62,7 +66,16 @@ $(TEST_BIN): $(TEST_OBJS) $(BUILD)/libvdm.a
 test: $(TEST_BIN)
 	@bash tests/run_suite.sh $(TEST_BIN)
 
+# Kernel benchmarks (GFLOP/s, ms): speed is measured here, never asserted in tests.
+BENCH_SRCS := $(wildcard bench/*.cpp)
+BENCHES  := $(BENCH_SRCS:bench/%.cpp=$(BUILD)/%)
+$(BUILD)/bench_%: $(BUILD)/bench/bench_%.o $(BUILD)/libvdm.a
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+bench: $(BENCHES)
+	@for b in $(BENCHES); do $$b; done
+
 clean:
 	rm -rf build $(APPS)
 
--include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(APP_SRCS:%.cpp=$(BUILD)/%.d)
+-include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(APP_SRCS:%.cpp=$(BUILD)/%.d) $(BENCH_SRCS:%.cpp=$(BUILD)/%.d)

@@ -73,7 +73,8 @@ TEST_CASE("gradcheck: binary ops with broadcasting") {
     const BinaryOp ops[] = {BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div};
     for (BinaryOp op : ops) {
         uint64_t seed = 30;
-        for (const auto& [sa, sb] : pairs) {
+        for (const auto& pair : pairs) {
+            const Shape sa = pair.first, sb = pair.second;
             const std::string op_name = binary_op_name(op);
             CAPTURE(op_name);
             CAPTURE(sa.str());
@@ -187,11 +188,11 @@ TEST_CASE("gradcheck: concat, reshape, permute") {
         {{Shape{2, 2, 3}, Shape{2, 5, 3}, Shape{2, 1, 3}}, 1},
         {{Shape{1, 4}, Shape{3, 4}}, 0},
     };
-    for (const auto& [shapes, axis] : concats) {
+    for (const auto& [shapes, concat_axis] : concats) {
         std::vector<Tensor> inputs;
         for (const Shape& s : shapes) inputs.push_back(randn(s, seed++));
-        expect_gradients([axis = axis](const std::vector<Var>& v) { return concat(v, axis); },
-                         inputs);
+        const int axis = concat_axis;
+        expect_gradients([axis](const std::vector<Var>& v) { return concat(v, axis); }, inputs);
     }
     const std::vector<std::pair<Shape, Shape>> reshapes = {
         {Shape{2, 6}, Shape{3, 4}}, {Shape{2, 3, 4}, Shape{6, 4}}, {Shape{24}, Shape{2, 3, 4}}};

@@ -8,23 +8,23 @@
 namespace vdm::cpu {
 
 template <typename T> void fill(T* p, T value, int64_t n) {
-#pragma omp parallel for simd if (n > kParallelGrain)
+#pragma omp parallel for if (n > kParallelGrain)
     for (int64_t i = 0; i < n; ++i) p[i] = value;
 }
 
 template <typename To, typename From> void convert(const From* src, To* dst, int64_t n) {
-#pragma omp parallel for simd if (n > kParallelGrain)
+#pragma omp parallel for if (n > kParallelGrain)
     for (int64_t i = 0; i < n; ++i) dst[i] = To(src[i]);
 }
 
 template <typename T> void accumulate(T* dst, const T* src, int64_t n) {
-#pragma omp parallel for simd if (n > kParallelGrain)
+#pragma omp parallel for if (n > kParallelGrain)
     for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
 }
 
 // y = scale * x + shift
 template <typename T> void affine(const T* x, T scale, T shift, T* y, int64_t n) {
-#pragma omp parallel for simd if (n > kParallelGrain)
+#pragma omp parallel for if (n > kParallelGrain)
     for (int64_t i = 0; i < n; ++i) y[i] = scale * x[i] + shift;
 }
 

@@ -82,7 +82,7 @@ template <typename Fn> void with_unary_op(UnaryOp op, Fn&& fn) {
 template <typename T> void unary_forward(UnaryOp op, const T* x, T* y, int64_t n) {
     with_unary_op(op, [&](auto tag) {
         using F = UnaryFn<T, decltype(tag)::value>;
-#pragma omp parallel for simd if (n > kParallelGrain)
+#pragma omp parallel for if (n > kParallelGrain)
         for (int64_t i = 0; i < n; ++i) y[i] = F::f(x[i]);
     });
 }
@@ -91,7 +91,7 @@ template <typename T>
 void unary_backward(UnaryOp op, const T* x, const T* y, const T* dy, T* dx, int64_t n) {
     with_unary_op(op, [&](auto tag) {
         using F = UnaryFn<T, decltype(tag)::value>;
-#pragma omp parallel for simd if (n > kParallelGrain)
+#pragma omp parallel for if (n > kParallelGrain)
         for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * F::df(x[i], y[i]);
     });
 }
@@ -161,7 +161,7 @@ void binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) 
         using F = BinaryFn<T, decltype(tag)::value>;
         if (a.shape() == b.shape()) {  // the common case: one contiguous loop
             const int64_t n = out.numel();
-#pragma omp parallel for simd if (n > kParallelGrain)
+#pragma omp parallel for if (n > kParallelGrain)
             for (int64_t i = 0; i < n; ++i) po[i] = F::f(pa[i], pb[i]);
             return;
         }
