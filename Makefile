@@ -18,6 +18,8 @@ ifneq ($(findstring clang,$(CXX)),)
   VARIANT  := $(VARIANT)-clang
 endif
 BUILD    := build/$(VARIANT)
+# The default build puts the apps at the repo root; other variants keep theirs in BUILD.
+APP_DIR  := $(if $(filter release,$(VARIANT)),.,$(BUILD))
 
 CXXFLAGS := -std=c++17 $(OPTFLAGS) -fopenmp -Wall -Wextra -I. -MMD -MP
 ifeq ($(WERROR),1)
@@ -30,7 +32,7 @@ LIB_DIRS := tensor tensor/cpu autodiff nn vdm datasets
 LIB_SRCS := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp))
 LIB_OBJS := $(LIB_SRCS:%.cpp=$(BUILD)/%.o)
 APP_SRCS := $(wildcard apps/*.cpp)
-APPS     := $(notdir $(APP_SRCS:.cpp=))
+APPS     := $(APP_SRCS:apps/%.cpp=$(APP_DIR)/%)
 TEST_SRCS := $(wildcard tests/*.cpp)
 TEST_OBJS := $(TEST_SRCS:%.cpp=$(BUILD)/%.o)
 TEST_BIN := $(BUILD)/run_tests
@@ -56,15 +58,15 @@ $(BUILD)/libvdm.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(APPS): %: $(BUILD)/apps/%.o $(BUILD)/libvdm.a
+$(APPS): $(APP_DIR)/%: $(BUILD)/apps/%.o $(BUILD)/libvdm.a
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 $(TEST_BIN): $(TEST_OBJS) $(BUILD)/libvdm.a
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 # The test command (README, .ci/run): the doctest suite, then the script tests.
-test: $(TEST_BIN)
-	@bash tests/run_suite.sh $(TEST_BIN)
+test: $(TEST_BIN) $(APPS)
+	@VDM_APP_DIR=$(APP_DIR) bash tests/run_suite.sh $(TEST_BIN)
 
 # Kernel benchmarks (GFLOP/s, ms): speed is measured here, never asserted in tests.
 BENCH_SRCS := $(wildcard bench/*.cpp)
@@ -76,6 +78,6 @@ bench: $(BENCHES)
 	@for b in $(BENCHES); do $$b; done
 
 clean:
-	rm -rf build $(APPS)
+	rm -rf build $(APP_SRCS:apps/%.cpp=%)
 
 -include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(APP_SRCS:%.cpp=$(BUILD)/%.d) $(BENCH_SRCS:%.cpp=$(BUILD)/%.d)

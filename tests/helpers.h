@@ -1,5 +1,9 @@
-// Small helpers shared by the tests: reproducible random tensors.
+// Small helpers shared by the tests: reproducible random tensors, temp folders.
 #pragma once
+#include <filesystem>
+#include <random>
+#include <string>
+
 #include "tensor/backend.h"
 #include "tensor/tensor.h"
 
@@ -34,5 +38,23 @@ inline Tensor away_from_zero(const Shape& shape, uint64_t seed, double lo, doubl
         if (sign.at(i) < 0.5) p[i] = -p[i];
     return t;
 }
+
+// A fresh folder under the system temp dir, removed with everything in it.
+struct TempDir {
+    std::filesystem::path path;
+    explicit TempDir(const std::string& prefix) {
+        std::random_device entropy;
+        path = std::filesystem::temp_directory_path() /
+               (prefix + std::to_string(entropy()) + std::to_string(entropy()));
+        std::filesystem::create_directories(path);
+    }
+    ~TempDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    std::string file(const std::string& name) const { return (path / name).string(); }
+};
 
 }  // namespace vdm::test

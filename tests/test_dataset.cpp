@@ -14,25 +14,11 @@
 
 #include "datasets/dataset.h"
 #include "tensor/error.h"
+#include "tests/helpers.h"
 
 namespace fs = std::filesystem;
 
 namespace {
-
-// A fresh folder under the system temp dir, removed with everything in it.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::random_device entropy;
-        path = fs::temp_directory_path() /
-               ("vdm_test_dataset_" + std::to_string(entropy()) + std::to_string(entropy()));
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
 
 // Puts VDM_DATA and the working directory back as they were.
 struct EnvRestorer {
@@ -83,7 +69,7 @@ std::vector<int64_t> draw(vdm::BatchSampler& sampler, int batches) {
 
 TEST_CASE("resolve_data_dir: --data, then $VDM_DATA/<name>, then ./data/<name>") {
     EnvRestorer restorer;
-    TempDir tmp;
+    vdm::test::TempDir tmp("vdm_test_dataset_");
     std::string root = (tmp.path / "root").string();
     std::string flag = (tmp.path / "flag").string();
     fs::create_directories(tmp.path / "root" / "mnist");

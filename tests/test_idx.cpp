@@ -13,6 +13,7 @@
 #include "datasets/dataset.h"
 #include "datasets/idx.h"
 #include "tensor/error.h"
+#include "tests/helpers.h"
 
 namespace fs = std::filesystem;
 using vdm::Dataset;
@@ -20,21 +21,6 @@ using vdm::Split;
 
 namespace {
 
-// A fresh folder under the system temp dir, removed with everything in it.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::random_device entropy;
-        path = fs::temp_directory_path() /
-               ("vdm_test_idx_" + std::to_string(entropy()) + std::to_string(entropy()));
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 // An IDX file of unsigned bytes: magic 00 00 08 ndims, big-endian sizes, data.
 std::vector<uint8_t> idx_bytes(const std::vector<uint32_t>& dims, const std::vector<uint8_t>& data) {
@@ -153,7 +139,7 @@ TEST_CASE("real MNIST and Fashion-MNIST files load with the published sizes and 
 }
 
 TEST_CASE("read_idx reads raw and gzip IDX files") {
-    TempDir tmp;
+    vdm::test::TempDir tmp("vdm_test_idx_");
     std::vector<uint8_t> data = iota_bytes(3 * 2 * 4);
     std::vector<uint8_t> bytes = idx_bytes({3, 2, 4}, data);
     write_file(tmp.file("raw-idx3-ubyte"), bytes);
@@ -172,7 +158,7 @@ TEST_CASE("read_idx reads raw and gzip IDX files") {
 }
 
 TEST_CASE("load_split reads a folder of small IDX files") {
-    TempDir tmp;
+    vdm::test::TempDir tmp("vdm_test_idx_");
     std::vector<uint8_t> images = iota_bytes(3 * 2 * 4);
     std::vector<uint8_t> labels = {7, 0, 9};
 
@@ -208,7 +194,7 @@ TEST_CASE("load_split reads a folder of small IDX files") {
 }
 
 TEST_CASE("read_idx rejects broken files with a one-line error naming the file") {
-    TempDir tmp;
+    vdm::test::TempDir tmp("vdm_test_idx_");
     std::vector<uint8_t> good = idx_bytes({3, 2, 4}, iota_bytes(24));
     auto broken = [&](const std::string& name, const std::vector<uint8_t>& bytes,
                       const std::string& keyword) {
@@ -255,7 +241,7 @@ TEST_CASE("read_idx rejects broken files with a one-line error naming the file")
 }
 
 TEST_CASE("load_split rejects missing files, mismatched counts and bad labels") {
-    TempDir tmp;
+    vdm::test::TempDir tmp("vdm_test_idx_");
     std::string dir = tmp.path.string();
     std::string images = tmp.file("train-images-idx3-ubyte.gz");
     std::string labels = tmp.file("train-labels-idx1-ubyte.gz");

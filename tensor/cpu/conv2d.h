@@ -59,6 +59,13 @@ template <typename T> void col2im(const ConvDims& d, const T* dcol, T* dx) {
     }
 }
 
+// The im2col matrix of one image: x itself for a 1x1 kernel, else written into col.
+template <typename T> const T* columns(const ConvDims& d, const T* x, std::vector<T>& col) {
+    if (d.k == 1) return x;
+    im2col(d, x, col.data());
+    return col.data();
+}
+
 template <typename T>
 void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y) {
     ConvDims d(x, weight);
@@ -76,11 +83,7 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, T
                 for (int64_t i = 0; i < d.HW(); ++i) yb[o * d.HW() + i] = pb[o];
             beta = T(1);
         }
-        const T* cols = xb;  // a 1x1 kernel's im2col is x itself
-        if (d.k != 1) {
-            im2col(d, xb, col.data());
-            cols = col.data();
-        }
+        const T* cols = columns(d, xb, col);
         // y_b (Cout, HW) = weight (Cout, CKK) x col (CKK, HW)
         gemm(false, false, d.Cout, d.HW(), d.CKK(), pw, d.CKK(), cols, d.HW(), beta, yb, d.HW());
     }
@@ -110,11 +113,7 @@ void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, Te
         const T* xb = px + b * d.Cin * d.HW();
         const T* dyb = pdy + b * d.Cout * d.HW();
         if (dweight.defined()) {
-            const T* cols = xb;
-            if (d.k != 1) {
-                im2col(d, xb, col.data());
-                cols = col.data();
-            }
+            const T* cols = columns(d, xb, col);
             // dweight (Cout, CKK) += dy_b (Cout, HW) x col^T (HW, CKK)
             gemm(false, true, d.Cout, d.CKK(), d.HW(), dyb, d.HW(), cols, d.HW(),
                  b == 0 ? T(0) : T(1), dweight.data<T>(), d.CKK());

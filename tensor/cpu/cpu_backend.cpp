@@ -18,31 +18,28 @@
 namespace vdm {
 namespace {
 
-// Calls fn(ptr) with the tensor's data typed by its dtype (all three dtypes).
-template <typename Fn> void with_any_dtype(const Tensor& t, Fn&& fn) {
+// Calls fn(ptr) with the tensor's data typed by its dtype (all three dtypes); the
+// pointer is const when the tensor is.
+template <typename TensorRef, typename Fn> void with_any_dtype(TensorRef& t, Fn&& fn) {
     switch (t.dtype()) {
-        case DType::F32: fn(t.data<float>()); break;
-        case DType::F64: fn(t.data<double>()); break;
-        case DType::I32: fn(t.data<int32_t>()); break;
+        case DType::F32: fn(t.template data<float>()); break;
+        case DType::F64: fn(t.template data<double>()); break;
+        case DType::I32: fn(t.template data<int32_t>()); break;
     }
 }
 
 class CpuBackend final : public Backend {
 public:
     void fill(Tensor& t, double value) override {
-        with_any_dtype(t, [&](const auto* p) {
-            using V = std::remove_const_t<std::remove_pointer_t<decltype(p)>>;
-            V* out = const_cast<V*>(p);
-            cpu::fill<V>(out, V(value), t.numel());
+        with_any_dtype(t, [&](auto* p) {
+            using V = std::remove_pointer_t<decltype(p)>;
+            cpu::fill<V>(p, V(value), t.numel());
         });
     }
 
     void convert(const Tensor& src, Tensor& dst) override {
         with_any_dtype(src, [&](const auto* s) {
-            with_any_dtype(dst, [&](const auto* d) {
-                using D = std::remove_const_t<std::remove_pointer_t<decltype(d)>>;
-                cpu::convert<D>(s, const_cast<D*>(d), src.numel());
-            });
+            with_any_dtype(dst, [&](auto* d) { cpu::convert(s, d, src.numel()); });
         });
     }
 

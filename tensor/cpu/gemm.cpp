@@ -30,35 +30,23 @@ template <typename T> struct Tile {
 };
 constexpr int64_t KC = 256;  // depth of one packed slice (fits L1/L2 with the tiles)
 
-// Packs rows [0, M) x depth [k0, k0 + kc) of op(A) into MR-row panels, k-major:
-// panel p holds a[(p * kc + k) * MR + r] = op(A)(p * MR + r, k0 + k), zero-padded.
-template <typename T>
-void pack_a(bool trans_a, const T* A, int64_t lda, int64_t M, int64_t k0, int64_t kc, T* out) {
-    constexpr int MR = Tile<T>::MR;
-    const int64_t panels = (M + MR - 1) / MR;
+// Packs `extent` lines of a matrix, depth [k0, k0 + kc), into panels of W lines,
+// k-major: panel p holds out[(p * kc + k) * W + r] = line p * W + r at depth k0 + k,
+// zero-padded past `extent`. Line i at depth k is X[i * ld + k], or X[k * ld + i] when
+// the matrix is stored depth-major. Rows of op(A) and columns of op(B) are both lines.
+template <typename T, int W>
+void pack_panels(bool depth_major, const T* X, int64_t ld, int64_t extent, int64_t k0, int64_t kc,
+                 T* out) {
+    const int64_t panels = (extent + W - 1) / W;
 #pragma omp for
     for (int64_t p = 0; p < panels; ++p) {
-        T* dst = out + p * kc * MR;
+        T* dst = out + p * kc * W;
         for (int64_t k = 0; k < kc; ++k)
-            for (int r = 0; r < MR; ++r) {
-                int64_t i = p * MR + r;
-                dst[k * MR + r] = i >= M ? T(0) : trans_a ? A[(k0 + k) * lda + i] : A[i * lda + k0 + k];
-            }
-    }
-}
-
-// Packs depth [k0, k0 + kc) x columns [0, N) of op(B) into NR-column panels.
-template <typename T>
-void pack_b(bool trans_b, const T* B, int64_t ldb, int64_t N, int64_t k0, int64_t kc, T* out) {
-    constexpr int NR = Tile<T>::NR;
-    const int64_t panels = (N + NR - 1) / NR;
-#pragma omp for
-    for (int64_t p = 0; p < panels; ++p) {
-        T* dst = out + p * kc * NR;
-        for (int64_t k = 0; k < kc; ++k)
-            for (int c = 0; c < NR; ++c) {
-                int64_t j = p * NR + c;
-                dst[k * NR + c] = j >= N ? T(0) : trans_b ? B[j * ldb + k0 + k] : B[(k0 + k) * ldb + j];
+            for (int r = 0; r < W; ++r) {
+                int64_t i = p * W + r;
+                dst[k * W + r] = i >= extent     ? T(0)
+                                 : depth_major ? X[(k0 + k) * ld + i]
+                                               : X[i * ld + k0 + k];
             }
     }
 }
@@ -105,8 +93,9 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T* 
     for (int64_t k0 = 0; k0 < K; k0 += KC) {
         const int64_t kc = std::min(KC, K - k0);
         const T slice_beta = k0 == 0 ? beta : T(1);  // later slices add onto the first
-        pack_a(trans_a, A, lda, M, k0, kc, packed_a.data());
-        pack_b(trans_b, B, ldb, N, k0, kc, packed_b.data());  // implicit barrier after each
+        // Row i of op(A) is depth-major when A is transposed; column j of op(B) when it is not.
+        pack_panels<T, MR>(trans_a, A, lda, M, k0, kc, packed_a.data());
+        pack_panels<T, NR>(!trans_b, B, ldb, N, k0, kc, packed_b.data());  // each ends in a barrier
 #pragma omp for collapse(2) schedule(static)
         for (int64_t pn = 0; pn < panels_n; ++pn)
             for (int64_t pm = 0; pm < panels_m; ++pm) {
