@@ -29,8 +29,12 @@ Tensor random(const Shape& s, uint64_t seed) {
     return t;
 }
 
+// flops = 0 for memory-bound kernels: time only.
 void report(const char* name, double flops, double ms) {
-    std::printf("%-44s %9.3f ms  %7.1f GFLOP/s\n", name, ms, flops / (ms * 1e6));
+    if (flops > 0)
+        std::printf("%-46s %9.3f ms  %7.1f GFLOP/s\n", name, ms, flops / (ms * 1e6));
+    else
+        std::printf("%-46s %9.3f ms\n", name, ms);
 }
 
 void bench_gemm(int64_t M, int64_t N, int64_t K, bool naive) {
@@ -80,6 +84,17 @@ int main(int argc, char** argv) {
                    sum(silu(group_norm(x, 32, gw, gb))).backward();
                    x.zero_grad(), gw.zero_grad(), gb.zero_grad();
                }, 5));
+        std::snprintf(name, sizeof name, "silu fwd+bwd (%lld,64,28,28)", (long long)batch);
+        report(name, 0.0, time_ms([&] {
+                   sum(silu(x)).backward();
+                   x.zero_grad();
+               }, 5));
+        Var logits(random(Shape{batch * H * W, 256}, 8), true);  // the decoder's 256-way softmax
+        std::snprintf(name, sizeof name, "log_softmax 256-way fwd+bwd (%lld*784 rows)", (long long)batch);
+        report(name, 0.0, time_ms([&] {
+                   sum(log_softmax(logits)).backward();
+                   logits.zero_grad();
+               }, 3));
         return 0;
     });
 }

@@ -9,6 +9,7 @@
 #include "autodiff/ops.h"
 #include "tensor/cpu/conv2d.h"
 #include "tensor/cpu/gemm.h"
+#include "tensor/cpu/simd_exp.h"
 #include "tests/helpers.h"
 
 using namespace vdm;
@@ -145,4 +146,24 @@ TEST_CASE("kernels and noise are identical with 1 and 2 threads") {
     std::vector<double> two = run();
     omp_set_num_threads(saved);
     CHECK(one == two);
+}
+
+TEST_CASE("simd_exp for float is within 2 ulp of exp and handles the edges") {
+    double worst = 0.0;
+    float worst_x = 0.0f;
+    const int n = 1 << 20;
+    for (int i = 0; i <= n; ++i) {
+        float x = -87.0f + 175.5f * float(i) / float(n);  // the whole normal range
+        double ref = std::exp(double(x));
+        double err = std::abs(double(cpu::simd_exp(x)) - ref) / ref;
+        if (err > worst) worst = err, worst_x = x;
+    }
+    INFO("worst relative error ", worst, " at x = ", worst_x);
+    CHECK(worst < 2.0 * 5.96e-8);  // float epsilon / 2 is one ulp at most
+    CHECK(cpu::simd_exp(0.0f) == 1.0f);
+    CHECK(cpu::simd_exp(-1000.0f) == 0.0f);
+    CHECK(std::isinf(cpu::simd_exp(1000.0f)));
+    CHECK(std::isnan(cpu::simd_exp(std::nanf(""))));
+    CHECK(std::isfinite(cpu::simd_exp(88.7f)));
+    CHECK(cpu::simd_exp(1.5) == std::exp(1.5));  // doubles use libm
 }

@@ -5,6 +5,7 @@
 
 #include "tensor/backend.h"
 #include "tensor/cpu/parallel.h"
+#include "tensor/cpu/simd_exp.h"
 
 namespace vdm::cpu {
 
@@ -16,7 +17,7 @@ template <typename T> struct UnaryFn<T, UnaryOp::Neg> {
     static T df(T, T) { return T(-1); }
 };
 template <typename T> struct UnaryFn<T, UnaryOp::Exp> {
-    static T f(T x) { return std::exp(x); }
+    static T f(T x) { return simd_exp(x); }
     static T df(T, T y) { return y; }
 };
 template <typename T> struct UnaryFn<T, UnaryOp::Log> {
@@ -31,11 +32,12 @@ template <typename T> struct UnaryFn<T, UnaryOp::Log1p> {  // log(1 + x), exact 
     static T f(T x) { return std::log1p(x); }
     static T df(T x, T) { return T(1) / (T(1) + x); }
 };
-// sigmoid(x) = 1 / (1 + e^-x), written so that exp never overflows.
+// sigmoid(x) = 1 / (1 + e^-x), from e = e^-|x| in (0, 1] so exp never overflows;
+// for x < 0 it is e / (1 + e). A select, not a branch: random signs cost nothing.
 template <typename T> inline T stable_sigmoid(T x) {
-    if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
-    T e = std::exp(x);
-    return e / (T(1) + e);
+    T e = simd_exp(-std::abs(x));
+    T s = T(1) / (T(1) + e);
+    return x >= T(0) ? s : e * s;
 }
 template <typename T> struct UnaryFn<T, UnaryOp::Sigmoid> {
     static T f(T x) { return stable_sigmoid(x); }

@@ -7,10 +7,13 @@
 #include <cmath>
 
 #include "tensor/cpu/parallel.h"
+#include "tensor/cpu/simd_exp.h"
 #include "tensor/tensor.h"
 
 namespace vdm::cpu {
 
+// The reductions use `omp simd reduction`: vectorized sums in a fixed lane order, so
+// results are the same on every run of the same build.
 template <typename T> void softmax_forward(const Tensor& x, bool log, Tensor& y) {
     const int64_t V = x.dim(-1), rows = x.numel() / V;
     const T* px = x.data<T>();
@@ -19,15 +22,18 @@ template <typename T> void softmax_forward(const Tensor& x, bool log, Tensor& y)
     for (int64_t r = 0; r < rows; ++r) {
         const T* xr = px + r * V;
         T* yr = py + r * V;
-        T m = *std::max_element(xr, xr + V);
+        T m = xr[0];
+        for (int64_t v = 0; v < V; ++v) m = xr[v] > m ? xr[v] : m;
+        for (int64_t v = 0; v < V; ++v) yr[v] = simd_exp(xr[v] - m);  // each in (0, 1]
         double sum = 0.0;
-        for (int64_t v = 0; v < V; ++v) sum += std::exp(double(xr[v] - m));
+#pragma omp simd reduction(+ : sum)
+        for (int64_t v = 0; v < V; ++v) sum += double(yr[v]);
         if (log) {
-            T log_sum = T(std::log(sum));
-            for (int64_t v = 0; v < V; ++v) yr[v] = xr[v] - m - log_sum;
+            const T log_normalizer = m + T(std::log(sum));  // log-sum-exp
+            for (int64_t v = 0; v < V; ++v) yr[v] = xr[v] - log_normalizer;
         } else {
-            T inv = T(1.0 / sum);
-            for (int64_t v = 0; v < V; ++v) yr[v] = std::exp(xr[v] - m) * inv;
+            const T inv = T(1.0 / sum);
+            for (int64_t v = 0; v < V; ++v) yr[v] *= inv;
         }
     }
 }
@@ -43,10 +49,14 @@ void softmax_backward(const Tensor& y, const Tensor& dy, bool log, Tensor& dx) {
         const T* yr = py + r * V;
         const T* dyr = pdy + r * V;
         T* dxr = pdx + r * V;
-        double s = 0.0;
+        double s = 0.0;  // sum(dy) for log-softmax, sum(dy * y) for softmax
+#pragma omp simd reduction(+ : s)
         for (int64_t v = 0; v < V; ++v) s += log ? double(dyr[v]) : double(dyr[v]) * double(yr[v]);
-        for (int64_t v = 0; v < V; ++v)
-            dxr[v] = log ? dyr[v] - std::exp(yr[v]) * T(s) : yr[v] * (dyr[v] - T(s));
+        const T st = T(s);
+        if (log)
+            for (int64_t v = 0; v < V; ++v) dxr[v] = dyr[v] - simd_exp(yr[v]) * st;
+        else
+            for (int64_t v = 0; v < V; ++v) dxr[v] = yr[v] * (dyr[v] - st);
     }
 }
 
