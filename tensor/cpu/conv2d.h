@@ -2,6 +2,8 @@
 // Fast path: im2col + gemm per image. conv2d_naive_* are the direct-loop references.
 //   x (B, Cin, H, W), weight (Cout, Cin, k, k), bias (Cout), y (B, Cout, H, W)
 #pragma once
+#include <omp.h>
+
 #include <cstring>
 #include <vector>
 
@@ -66,26 +68,32 @@ template <typename T> const T* columns(const ConvDims& d, const T* x, std::vecto
     return col.data();
 }
 
+// Images are split across threads when there are at least as many images as threads
+// (each thread then runs its gemms single-threaded, without a barrier per image);
+// otherwise the images run in turn and each gemm uses all threads.
+inline bool split_images(int64_t batch) { return batch >= omp_get_max_threads(); }
+
 template <typename T>
 void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y) {
     ConvDims d(x, weight);
     const T* px = x.data<T>();
     const T* pw = weight.data<T>();
+    const T* pb = bias.defined() ? bias.data<T>() : nullptr;
     T* py = y.data<T>();
-    std::vector<T> col(d.k == 1 ? 0 : size_t(d.CKK() * d.HW()));
-    for (int64_t b = 0; b < d.B; ++b) {
-        const T* xb = px + b * d.Cin * d.HW();
-        T* yb = py + b * d.Cout * d.HW();
-        T beta = T(0);
-        if (bias.defined()) {  // start from the bias, then add the product
-            const T* pb = bias.data<T>();
-            for (int64_t o = 0; o < d.Cout; ++o)
-                for (int64_t i = 0; i < d.HW(); ++i) yb[o * d.HW() + i] = pb[o];
-            beta = T(1);
+#pragma omp parallel if (split_images(d.B))
+    {
+        std::vector<T> col(d.k == 1 ? 0 : size_t(d.CKK() * d.HW()));
+#pragma omp for schedule(static)
+        for (int64_t b = 0; b < d.B; ++b) {
+            T* yb = py + b * d.Cout * d.HW();
+            if (pb)  // start from the bias, then add the product
+                for (int64_t o = 0; o < d.Cout; ++o)
+                    for (int64_t i = 0; i < d.HW(); ++i) yb[o * d.HW() + i] = pb[o];
+            const T* cols = columns(d, px + b * d.Cin * d.HW(), col);
+            // y_b (Cout, HW) = weight (Cout, CKK) x col (CKK, HW)
+            gemm(false, false, d.Cout, d.HW(), d.CKK(), pw, d.CKK(), cols, d.HW(),
+                 pb ? T(1) : T(0), yb, d.HW());
         }
-        const T* cols = columns(d, xb, col);
-        // y_b (Cout, HW) = weight (Cout, CKK) x col (CKK, HW)
-        gemm(false, false, d.Cout, d.HW(), d.CKK(), pw, d.CKK(), cols, d.HW(), beta, yb, d.HW());
     }
 }
 
@@ -96,8 +104,6 @@ void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, Te
     const T* px = x.data<T>();
     const T* pw = weight.data<T>();
     const T* pdy = dy.data<T>();
-    std::vector<T> col(d.k == 1 ? 0 : size_t(d.CKK() * d.HW()));
-    std::vector<T> dcol(size_t(d.CKK() * d.HW()));
     if (dbias.defined()) {
         T* pdb = dbias.data<T>();
         for (int64_t o = 0; o < d.Cout; ++o) {
@@ -109,21 +115,44 @@ void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, Te
             pdb[o] = T(acc);
         }
     }
-    for (int64_t b = 0; b < d.B; ++b) {
-        const T* xb = px + b * d.Cin * d.HW();
-        const T* dyb = pdy + b * d.Cout * d.HW();
-        if (dweight.defined()) {
-            const T* cols = columns(d, xb, col);
-            // dweight (Cout, CKK) += dy_b (Cout, HW) x col^T (HW, CKK)
-            gemm(false, true, d.Cout, d.CKK(), d.HW(), dyb, d.HW(), cols, d.HW(),
-                 b == 0 ? T(0) : T(1), dweight.data<T>(), d.CKK());
+    // Each thread sums dweight over its own images; the partial sums are then added
+    // in thread order, so the result depends only on the thread count.
+    const int64_t weight_size = d.Cout * d.CKK();
+    std::vector<T> partial;
+#pragma omp parallel if (split_images(d.B))
+    {
+        const int threads = omp_get_num_threads(), t = omp_get_thread_num();
+#pragma omp single
+        partial.assign(size_t(threads * weight_size), T(0));  // implicit barrier
+        T* dweight_t = partial.data() + t * weight_size;
+        std::vector<T> col(d.k == 1 ? 0 : size_t(d.CKK() * d.HW()));
+        std::vector<T> dcol(d.k == 1 ? 0 : size_t(d.CKK() * d.HW()));
+#pragma omp for schedule(static)
+        for (int64_t b = 0; b < d.B; ++b) {
+            const T* dyb = pdy + b * d.Cout * d.HW();
+            if (dweight.defined()) {
+                const T* cols = columns(d, px + b * d.Cin * d.HW(), col);
+                // dweight_t (Cout, CKK) += dy_b (Cout, HW) x col^T (HW, CKK)
+                gemm(false, true, d.Cout, d.CKK(), d.HW(), dyb, d.HW(), cols, d.HW(), T(1),
+                     dweight_t, d.CKK());
+            }
+            if (dx.defined()) {
+                T* dxb = dx.data<T>() + b * d.Cin * d.HW();
+                T* target = d.k == 1 ? dxb : dcol.data();
+                // dcol (CKK, HW) = weight^T (CKK, Cout) x dy_b (Cout, HW)
+                gemm(true, false, d.CKK(), d.HW(), d.Cout, pw, d.CKK(), dyb, d.HW(), T(0), target,
+                     d.HW());
+                if (d.k != 1) col2im(d, dcol.data(), dxb);
+            }
         }
-        if (dx.defined()) {
-            T* dxb = dx.data<T>() + b * d.Cin * d.HW();
-            T* target = d.k == 1 ? dxb : dcol.data();
-            // dcol (CKK, HW) = weight^T (CKK, Cout) x dy_b (Cout, HW)
-            gemm(true, false, d.CKK(), d.HW(), d.Cout, pw, d.CKK(), dyb, d.HW(), T(0), target, d.HW());
-            if (d.k != 1) col2im(d, dcol.data(), dxb);
+    }
+    if (dweight.defined()) {
+        T* pdw = dweight.data<T>();
+        const int64_t threads = int64_t(partial.size()) / weight_size;
+        for (int64_t i = 0; i < weight_size; ++i) {
+            T acc = partial[size_t(i)];
+            for (int64_t t = 1; t < threads; ++t) acc += partial[size_t(t * weight_size + i)];
+            pdw[i] = acc;
         }
     }
 }
