@@ -21,10 +21,11 @@ Var sum(const Var& x, std::vector<int> axes, bool keepdim) {
     if (axes.empty())
         for (int i = 0; i < x.ndim(); ++i) axes.push_back(i);
     Shape kept = x.shape();  // reduced axes become 1
-    for (int& a : axes) {
-        a = x.shape().axis(a);
-        kept[a] = 1;
-    }
+    for (int& a : axes) a = x.shape().axis(a);
+    std::sort(axes.begin(), axes.end());
+    VDM_CHECK(std::adjacent_find(axes.begin(), axes.end()) == axes.end(),
+              "sum: an axis is given twice for ", x.shape().str());
+    for (int a : axes) kept[a] = 1;
     Shape out_shape;
     for (int i = 0; i < x.ndim(); ++i)
         if (keepdim || std::find(axes.begin(), axes.end(), i) == axes.end())
@@ -40,12 +41,9 @@ Var sum(const Var& x, std::vector<int> axes, bool keepdim) {
 }
 
 Var mean(const Var& x, std::vector<int> axes, bool keepdim) {
-    int64_t count = 1;
-    if (axes.empty())
-        count = x.numel();
-    else
-        for (int a : axes) count *= x.dim(a);
-    return affine(sum(x, axes, keepdim), 1.0 / double(count), 0.0);
+    Var total = sum(x, std::move(axes), keepdim);
+    const double count = double(x.numel()) / double(total.numel());  // elements per sum
+    return affine(total, 1.0 / count, 0.0);
 }
 
 }  // namespace vdm

@@ -79,9 +79,22 @@ TEST_CASE("op shape errors name the op and both shapes") {
         CHECK(msg.find("(4, 3)") != std::string::npos);
     }
     CHECK_THROWS_AS(matmul(a, b), Error);
+    CHECK_THROWS_AS(sum(a, {1, -1}), Error);  // the same axis twice
     CHECK_THROWS_AS(conv2d(Var(Tensor::zeros(Shape{1, 2, 4, 4})), Var(Tensor::zeros(Shape{3, 5, 3, 3})), Var()), Error);
     CHECK_THROWS_AS(group_norm(Var(Tensor::zeros(Shape{1, 6, 2, 2})), 4, Var(Tensor::zeros(Shape{6})), Var(Tensor::zeros(Shape{6}))), Error);
     CHECK_THROWS_AS(add(a, Var(Tensor::zeros(Shape{2, 3}, DType::F64))), Error);
     Tensor bad_index = Tensor::full(Shape{2}, 3.0, DType::I32);
     CHECK_THROWS_AS(gather_last(a, bad_index), Error);  // 3 is outside [0, 3)
+}
+
+TEST_CASE("sum and mean over axes give the right values and shapes") {
+    Var x(Tensor::from_vector(Shape{2, 3}, {1, 2, 3, 4, 5, 6}, DType::F64));
+    Var rows = mean(x, {1});
+    CHECK(rows.shape() == Shape{2});
+    CHECK(rows.value().to_vector() == std::vector<double>{2.0, 5.0});
+    Var cols = sum(x, {0}, /*keepdim=*/true);
+    CHECK(cols.shape() == Shape{1, 3});
+    CHECK(cols.value().to_vector() == std::vector<double>{5.0, 7.0, 9.0});
+    CHECK(mean(x).item() == doctest::Approx(3.5));
+    CHECK(sum(x, {-1, 0}).shape() == Shape{});
 }
