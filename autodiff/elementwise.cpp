@@ -27,6 +27,8 @@ Var silu(const Var& x) { return unary(UnaryOp::Silu, x); }
 Var abs(const Var& x) { return unary(UnaryOp::Abs, x); }
 Var square(const Var& x) { return unary(UnaryOp::Square, x); }
 Var sqrt(const Var& x) { return unary(UnaryOp::Sqrt, x); }
+Var sin(const Var& x) { return unary(UnaryOp::Sin, x); }
+Var cos(const Var& x) { return unary(UnaryOp::Cos, x); }
 
 Var affine(const Var& x, double scale, double shift) {
     check_floating("affine", x.value());

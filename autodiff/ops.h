@@ -21,6 +21,8 @@ Var silu(const Var& x);      // x * sigmoid(x)
 Var abs(const Var& x);
 Var square(const Var& x);
 Var sqrt(const Var& x);
+Var sin(const Var& x);
+Var cos(const Var& x);
 Var unary(UnaryOp op, const Var& x);
 Var affine(const Var& x, double scale, double shift);  // scale * x + shift
 

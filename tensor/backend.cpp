@@ -17,6 +17,8 @@ const char* unary_op_name(UnaryOp op) {
         case UnaryOp::Abs: return "abs";
         case UnaryOp::Square: return "square";
         case UnaryOp::Sqrt: return "sqrt";
+        case UnaryOp::Sin: return "sin";
+        case UnaryOp::Cos: return "cos";
     }
     return "?";
 }

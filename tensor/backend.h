@@ -13,7 +13,9 @@
 namespace vdm {
 
 // Elementwise functions of one tensor. Derivatives: tensor/cpu/elementwise.h.
-enum class UnaryOp { Neg, Exp, Log, Expm1, Log1p, Sigmoid, Softplus, Silu, Abs, Square, Sqrt };
+enum class UnaryOp {
+    Neg, Exp, Log, Expm1, Log1p, Sigmoid, Softplus, Silu, Abs, Square, Sqrt, Sin, Cos
+};
 // Elementwise functions of two tensors, with numpy broadcasting.
 enum class BinaryOp { Add, Sub, Mul, Div };
 

@@ -39,7 +39,8 @@ TEST_CASE("gradcheck: unary ops") {
         {UnaryOp::Log1p, 0.01, 0.9, false},  {UnaryOp::Sigmoid, 0.1, 6.0, false},
         {UnaryOp::Softplus, 0.1, 8.0, false}, {UnaryOp::Silu, 0.1, 5.0, false},
         {UnaryOp::Abs, 0.1, 2.0, false},     {UnaryOp::Square, 0.1, 2.0, false},
-        {UnaryOp::Sqrt, 0.2, 4.0, true},
+        {UnaryOp::Sqrt, 0.2, 4.0, true},     {UnaryOp::Sin, 0.1, 6.0, false},
+        {UnaryOp::Cos, 0.1, 6.0, false},
     };
     for (const Case& c : cases) {
         uint64_t seed = 10;

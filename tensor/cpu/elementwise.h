@@ -68,6 +68,15 @@ template <typename T> struct UnaryFn<T, UnaryOp::Sqrt> {
     static T f(T x) { return std::sqrt(x); }
     static T df(T, T y) { return T(0.5) / y; }
 };
+// sin and cos: the Fourier features of z_t and the sinusoidal embedding of gamma_t.
+template <typename T> struct UnaryFn<T, UnaryOp::Sin> {
+    static T f(T x) { return std::sin(x); }
+    static T df(T x, T) { return std::cos(x); }
+};
+template <typename T> struct UnaryFn<T, UnaryOp::Cos> {
+    static T f(T x) { return std::cos(x); }
+    static T df(T x, T) { return -std::sin(x); }
+};
 
 // Calls fn(std::integral_constant<UnaryOp, op>{}) so kernels are compiled per op.
 template <typename Fn> void with_unary_op(UnaryOp op, Fn&& fn) {
@@ -77,6 +86,7 @@ template <typename Fn> void with_unary_op(UnaryOp op, Fn&& fn) {
         VDM_UNARY_CASE(Neg) VDM_UNARY_CASE(Exp) VDM_UNARY_CASE(Log) VDM_UNARY_CASE(Expm1)
         VDM_UNARY_CASE(Log1p) VDM_UNARY_CASE(Sigmoid) VDM_UNARY_CASE(Softplus)
         VDM_UNARY_CASE(Silu) VDM_UNARY_CASE(Abs) VDM_UNARY_CASE(Square) VDM_UNARY_CASE(Sqrt)
+        VDM_UNARY_CASE(Sin) VDM_UNARY_CASE(Cos)
     }
 #undef VDM_UNARY_CASE
 }
