@@ -54,9 +54,13 @@ GradCheckResult gradcheck(const GradCheckFn& f, const std::vector<Tensor>& input
         VDM_CHECK(vars[i].grad().defined(), "gradcheck: input ", i, " received no gradient");
         std::vector<double> analytic = vars[i].grad().to_vector();
         for (int64_t j = 0; j < vars[i].numel(); ++j) {
-            double coarse = central_difference(f, vars, i, j, step, weights);
-            double fine = central_difference(f, vars, i, j, step / 2, weights);
-            double numeric = (4.0 * fine - coarse) / 3.0;  // Richardson: cancels the h^2 term
+            // Richardson extrapolation over steps h, h/2, h/4: the central difference's
+            // error is a series in h^2, h^4, ...; each level cancels the leading term.
+            double d1 = central_difference(f, vars, i, j, step, weights);
+            double d2 = central_difference(f, vars, i, j, step / 2, weights);
+            double d4 = central_difference(f, vars, i, j, step / 4, weights);
+            double r1 = (4.0 * d2 - d1) / 3.0, r2 = (4.0 * d4 - d2) / 3.0;  // O(h^4)
+            double numeric = (16.0 * r2 - r1) / 15.0;                        // O(h^6)
             double err = relative_error(analytic[size_t(j)], numeric);
             if (err > result.max_rel_error || std::isnan(err)) {
                 result.max_rel_error = std::isnan(err) ? INFINITY : err;

@@ -2,10 +2,13 @@
 //
 // f maps input Vars to an output Var of any shape. The check projects the output
 // on fixed random weights w, L = sum(w * f(x)), and compares dL/dx from backward()
-// with (L(x + h e_j) - L(x - h e_j)) / 2h, Richardson-extrapolated from steps h and
-// h/2 so the truncation error is O(h^4). The difference is taken element by element
-// of the output before summing, so round-off stays at the size of the changed outputs.
+// with (L(x + h e_j) - L(x - h e_j)) / 2h, Richardson-extrapolated from steps h, h/2
+// and h/4 so the truncation error is O(h^6). That lets h be large (2e-2), which keeps
+// round-off small: it matters for gradient entries far smaller than the outputs (a
+// 256-way log-softmax entry of 1e-6). The difference is taken element by element of
+// the output before summing, so round-off stays at the size of the changed outputs.
 // Run it in float64: in float32 the finite differences themselves are too coarse.
+// Inputs must stay at least 3h away from any kink or domain edge (abs at 0, log at 0).
 #pragma once
 #include <functional>
 #include <string>
@@ -29,6 +32,6 @@ double relative_error(double analytic, double numeric, double floor = 1e-8);
 
 // inputs: the F64 CPU values at which to check; every one gets a gradient.
 GradCheckResult gradcheck(const GradCheckFn& f, const std::vector<Tensor>& inputs,
-                          double tolerance = 1e-6, double step = 3e-3, uint64_t seed = 1234);
+                          double tolerance = 1e-6, double step = 2e-2, uint64_t seed = 1234);
 
 }  // namespace vdm
