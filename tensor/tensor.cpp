@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "tensor/backend.h"
+#include "tensor/host_allocator.h"
 
 namespace vdm {
 
@@ -31,12 +32,10 @@ const char* device_name(Device d) { return d == Device::CPU ? "cpu" : "cuda"; }
 Storage::Storage(size_t bytes_, Device device_) : bytes(bytes_), device(device_) {
     VDM_CHECK(device == Device::CPU, "storage: this build has no ", device_name(device),
               " backend");
-    size_t rounded = (bytes + 63) / 64 * 64;
-    ptr = std::aligned_alloc(64, rounded > 0 ? rounded : 64);
-    VDM_CHECK(ptr != nullptr, "storage: out of memory allocating ", bytes, " bytes");
+    ptr = host_allocate(bytes);
 }
 
-Storage::~Storage() { std::free(ptr); }
+Storage::~Storage() { host_free(ptr, bytes); }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
     Tensor t;
