@@ -1,0 +1,54 @@
+// bpd conversion and evaluation of the bound on a dataset.
+#include "vdm/bpd.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace vdm {
+
+double nats_to_bpd(double nats, int64_t dims) { return nats / (double(dims) * std::log(2.0)); }
+
+BpdEstimate evaluate_bpd(const Vdm& model, const Dataset& data, const std::vector<int64_t>& indices,
+                         int64_t batch, uint64_t seed,
+                         const std::function<void(int64_t, int64_t)>& progress) {
+    VDM_CHECK(!indices.empty(), "evaluate_bpd: no images");
+    VDM_CHECK(data.image_size() == model.image_size(), "evaluate_bpd: the data's images have ",
+              data.image_size(), " values, the model's ", model.image_size());
+    NoGradGuard no_grad;
+    Rng rng(seed);
+    const int64_t D = model.image_size(), total = int64_t(indices.size());
+    double sum[3] = {0, 0, 0}, sum_sq_total = 0.0;
+    std::vector<uint8_t> pixels;
+    for (int64_t first = 0; first < total; first += batch) {
+        const int64_t count = std::min(batch, total - first);
+        std::vector<int64_t> idx(indices.begin() + first, indices.begin() + first + count);
+        pixels.resize(size_t(count * D));
+        gather_images(data, idx, pixels.data());
+        BoundTerms terms = model.bound(pixels.data(), model.draw_noise(count, rng));
+        const Tensor* parts[3] = {&terms.prior.value(), &terms.recon.value(),
+                                  &terms.diffusion.value()};
+        for (int64_t b = 0; b < count; ++b) {
+            double image_total = 0.0;
+            for (int k = 0; k < 3; ++k) {
+                double bpd = nats_to_bpd(parts[k]->at(b), D);
+                sum[k] += bpd;
+                image_total += bpd;
+            }
+            VDM_CHECK(std::isfinite(image_total), "evaluate_bpd: the bound of image ",
+                      idx[size_t(b)], " is ", image_total);
+            sum_sq_total += image_total * image_total;
+        }
+        if (progress) progress(first + count, total);
+    }
+    BpdEstimate e;
+    e.n = total;
+    e.prior = sum[0] / double(total);
+    e.recon = sum[1] / double(total);
+    e.diffusion = sum[2] / double(total);
+    e.bpd = e.prior + e.recon + e.diffusion;
+    const double variance = std::max(0.0, sum_sq_total / double(total) - e.bpd * e.bpd);
+    e.bpd_stderr = std::sqrt(variance / double(std::max<int64_t>(total - 1, 1)));
+    return e;
+}
+
+}  // namespace vdm

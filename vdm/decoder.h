@@ -1,0 +1,18 @@
+// The discretized decoder p(x | z_0) (VDM_REFERENCE section 2): independent per
+// pixel, a categorical over the 256 values v with logits
+//   -0.5 exp(-gamma_0) (z_0 / alpha_0 - f(v))^2,
+// normalized by log-softmax over v. Exact as gamma_0 -> -infinity.
+#pragma once
+#include "autodiff/ops.h"
+
+namespace vdm {
+
+constexpr int kPixelValues = 256;
+
+// z0 (B, D) and gamma_0 of shape (1) -> log p(v | z0) for all v, (B, D, 256).
+Var decoder_log_probs(const Var& z0, const Var& gamma_0);
+
+// -log p(x | z0) summed over the D pixels of each image: z0 (B, D), x I32 (B, D) -> (B).
+Var reconstruction_loss(const Var& z0, const Tensor& x, const Var& gamma_0);
+
+}  // namespace vdm

@@ -1,0 +1,21 @@
+// The diffusion term of the bound (VDM_REFERENCE section 3), per image, from the
+// noise eps used to make z_t and the network's estimate eps_hat(z_t; gamma_t):
+//   continuous time (T -> inf):  L_inf = 0.5 gamma'(t) ||eps - eps_hat||^2
+//   discrete time, T steps:      L_T   = (T / 2) expm1(gamma_t - gamma_s) ||eps - eps_hat||^2
+// with t = i / T, s = (i - 1) / T, i uniform in 1..T. Each discrete term is the
+// Gaussian KL(q(z_s | z_t, x) || p(z_s | z_t)) = 0.5 (SNR(s) - SNR(t)) ||x - x_hat||^2.
+#pragma once
+#include "autodiff/ops.h"
+
+namespace vdm {
+
+// ||eps - eps_hat||^2 per image: (B, C, H, W) -> (B).
+Var squared_error(const Var& eps, const Var& eps_hat);
+
+// eps, eps_hat (B, C, H, W); gamma_prime (B) -> (B).
+Var diffusion_loss_continuous(const Var& eps, const Var& eps_hat, const Var& gamma_prime);
+// eps, eps_hat (B, C, H, W); gamma_t, gamma_s (B) -> (B).
+Var diffusion_loss_discrete(const Var& eps, const Var& eps_hat, const Var& gamma_t,
+                            const Var& gamma_s, int64_t T);
+
+}  // namespace vdm

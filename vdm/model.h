@@ -1,0 +1,69 @@
+// The Variational Diffusion Model: a ScoreNet and a noise schedule, and the
+// variational bound per image (VDM_REFERENCE section 3),
+//   -log p(x) <= L_prior + L_recon + L_diffusion     (nats per image).
+// The randomness of one evaluation (times, eps for z_t, eps for z_0) is an explicit
+// BoundNoise, so tests can hold it fixed; draw_noise makes it from an Rng.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "nn/score_net.h"
+#include "vdm/schedule.h"
+
+namespace vdm {
+
+struct VdmConfig {
+    ScoreNetConfig net;
+    std::string schedule = "linear";  // linear | learned
+    double gamma_min = -13.3, gamma_max = 5.0;  // linear schedule; learned: initial endpoints
+    int64_t schedule_width = 256;     // sigmoid units of the learned schedule
+    std::string loss = "continuous";  // continuous | discrete
+    int64_t T = 1000;                 // steps of the discrete-time loss
+};
+
+struct BoundNoise {
+    Tensor t;     // (B) times in [0, 1), F64
+    Tensor eps;   // (B, C, H, W) noise for z_t
+    Tensor eps0;  // (B, D) noise for z_0 in the reconstruction term
+};
+
+struct BoundTerms {
+    Var prior, recon, diffusion;  // (B) nats per image
+    // Learned schedule, continuous time, split gradients (see Vdm::bound): leaves
+    // standing in for gamma(t) and gamma'(t), and the times they were taken at.
+    Var gamma_t_leaf, gamma_prime_leaf;
+    Tensor t;
+
+    Var total() const { return prior + recon + diffusion; }
+};
+
+class Vdm : public Module {
+public:
+    Vdm(const VdmConfig& config, DType dtype, Rng& init_rng);
+
+    // Antithetic times, eps and eps0 for a batch of B images.
+    BoundNoise draw_noise(int64_t batch, Rng& rng) const;
+
+    // The three terms for a batch of uint8 pixels (B, C, H, W).
+    // split_schedule_grad (learned schedule, continuous loss): gamma(t) and gamma'(t)
+    // enter the graph as leaves; after backward, schedule_backward gives the
+    // endpoints the bound's gradient and the shape the gradient of the estimator's
+    // second moment (VDM_REFERENCE section 4). Otherwise every parameter gets the
+    // bound's gradient directly.
+    BoundTerms bound(const uint8_t* pixels, const BoundNoise& noise, Rng* dropout_rng = nullptr,
+                     bool split_schedule_grad = false) const;
+
+    // After loss.backward() with loss = scale * mean_b(total_b): moves the leaves'
+    // gradients into the schedule (endpoints: bound; shape: d/d eta mean_b((scale L_b)^2)).
+    void schedule_backward(const BoundTerms& terms, double scale) const;
+
+    int64_t image_size() const;  // D = C H W
+    Shape image_shape(int64_t batch) const;
+
+    const VdmConfig config;
+    const DType dtype;
+    ScoreNet net;
+    std::unique_ptr<Schedule> schedule;
+};
+
+}  // namespace vdm

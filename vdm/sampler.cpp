@@ -1,0 +1,56 @@
+// Ancestral sampler.
+#include "vdm/sampler.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "tensor/backend.h"
+#include "vdm/decoder.h"
+#include "vdm/process.h"
+
+namespace vdm {
+
+Var ancestral_step(const Var& z_t, const Var& eps_hat, const Var& gamma_s, const Var& gamma_t,
+                   const Var& xi) {
+    Var c = -expm1(gamma_s - gamma_t);  // sigma_{t|s}^2 / sigma_t^2, stable form
+    Var mean = (alpha(gamma_s) / alpha(gamma_t)) * (z_t - c * sigma(gamma_t) * eps_hat);
+    return mean + sqrt(c * sigma_sq(gamma_s)) * xi;
+}
+
+std::vector<uint8_t> ancestral_sample(const Vdm& model, int64_t n, int64_t steps, uint64_t seed,
+                                      const std::function<void(int64_t)>& progress) {
+    VDM_CHECK(n >= 1 && steps >= 1, "ancestral_sample: n = ", n, " and steps = ", steps,
+              " must be positive");
+    NoGradGuard no_grad;
+    Backend& be = backend_for(Device::CPU);
+    Rng rng(seed);
+    const Shape shape = model.image_shape(n);
+    auto normal = [&] {
+        Tensor t = Tensor::empty(shape, model.dtype);
+        be.fill_normal(t, rng.seed, rng.take(uint64_t(t.numel())));
+        return Var(t);
+    };
+    auto gamma_at = [&](double time, int64_t count) {
+        return model.schedule->gamma(Tensor::full(Shape{count}, time, DType::F64));
+    };
+    Var z = normal();  // z_1 ~ N(0, I)
+    for (int64_t i = steps; i >= 1; --i) {
+        Var gamma_t = gamma_at(double(i) / double(steps), n);      // (n)
+        Var gamma_s = gamma_at(double(i - 1) / double(steps), n);  // (n)
+        Var eps_hat = model.net.forward(z, gamma_t);
+        const Shape per_image{n, 1, 1, 1};
+        z = ancestral_step(z, eps_hat, reshape(gamma_s, per_image), reshape(gamma_t, per_image),
+                           normal());
+        if (progress) progress(i);
+    }
+    // decoder mode: the value v whose f(v) is nearest to z_0 / alpha_0
+    Tensor x_est = (z / alpha(model.schedule->gamma_0())).value();
+    std::vector<uint8_t> pixels(size_t(x_est.numel()));
+    for (int64_t k = 0; k < x_est.numel(); ++k) {
+        double v = std::round((x_est.at(k) + 1.0) * kPixelValues / 2.0 - 0.5);
+        pixels[size_t(k)] = uint8_t(std::clamp(v, 0.0, double(kPixelValues - 1)));
+    }
+    return pixels;
+}
+
+}  // namespace vdm

@@ -1,0 +1,103 @@
+// Linear and learned noise schedules, with closed-form gamma'(t).
+#include "vdm/schedule.h"
+
+#include <cmath>
+
+#include "tensor/backend.h"
+
+namespace vdm {
+
+namespace {
+
+Var constant(const Var& v) { return Var(v.value()); }  // same value, no gradient path
+
+}  // namespace
+
+LinearSchedule::LinearSchedule(double gamma_min, double gamma_max, DType dtype)
+    : gamma_min_(gamma_min), gamma_max_(gamma_max), dtype_(dtype) {
+    VDM_CHECK(gamma_max > gamma_min, "linear schedule: gamma_max ", gamma_max,
+              " must exceed gamma_min ", gamma_min);
+}
+
+Var LinearSchedule::gamma(const Tensor& t, ScheduleGrad) const {
+    return affine(Var(t.to(dtype_)), gamma_max_ - gamma_min_, gamma_min_);
+}
+
+Var LinearSchedule::gamma_prime(const Tensor& t, ScheduleGrad) const {
+    return Var(Tensor::full(t.shape(), gamma_max_ - gamma_min_, dtype_));
+}
+
+Var LinearSchedule::gamma_0() const { return Var(Tensor::full(Shape{1}, gamma_min_, dtype_)); }
+Var LinearSchedule::gamma_1() const { return Var(Tensor::full(Shape{1}, gamma_max_, dtype_)); }
+
+LearnedSchedule::LearnedSchedule(double gamma_min, double gamma_max, int64_t width, DType dtype,
+                                 Rng& rng) {
+    VDM_CHECK(gamma_max > gamma_min, "learned schedule: gamma_max ", gamma_max,
+              " must exceed gamma_min ", gamma_min);
+    VDM_CHECK(width >= 1, "learned schedule: width ", width, " must be positive");
+    gamma0 = add_parameter("gamma0", Tensor::full(Shape{1}, gamma_min, dtype));
+    gamma1 = add_parameter("gamma1", Tensor::full(Shape{1}, gamma_max, dtype));
+    // Near-linear start: the linear part has slope 1, the sigmoid part adds 10% of
+    // bumps with centres spread over [0, 1].
+    w1 = add_parameter("w1", Tensor::full(Shape{1}, 1.0, dtype));
+    w2 = add_parameter("w2", init_normal(Shape{1, width}, 1, 10.0, dtype, rng));
+    Tensor centres = init_normal(Shape{1, width}, 1, 1.0, dtype, rng);
+    Backend& be = backend_for(Device::CPU);
+    be.unary_forward(UnaryOp::Sigmoid, centres, centres);  // in (0, 1)
+    Tensor b2_init = Tensor::empty(Shape{1, width}, dtype);
+    be.unary_forward(UnaryOp::Abs, w2.value(), b2_init);
+    be.binary_forward(BinaryOp::Mul, b2_init, centres, b2_init);
+    be.affine(b2_init, -1.0, 0.0, b2_init);  // b2 = -|w2| c: the bump of unit k is at t = c_k
+    b2 = add_parameter("b2", b2_init);
+    w3 = add_parameter("w3", Tensor::full(Shape{1, width}, 0.1, dtype));
+}
+
+Var LearnedSchedule::g(const Var& t) const {
+    Var s = sigmoid(reshape(t, Shape{t.dim(0), 1}) * abs(w2) + b2);  // (B, K)
+    return abs(w1) * t + mean(s * abs(w3), {1});
+}
+
+Var LearnedSchedule::g_prime(const Var& t) const {
+    Var s = sigmoid(reshape(t, Shape{t.dim(0), 1}) * abs(w2) + b2);  // (B, K)
+    return abs(w1) + mean(s * affine(s, -1.0, 1.0) * abs(w2) * abs(w3), {1});  // s' = s (1 - s)
+}
+
+LearnedSchedule::Normalized LearnedSchedule::normalized(const Tensor& t, bool with_grad,
+                                                        bool need_value, bool need_slope) const {
+    std::unique_ptr<NoGradGuard> no_grad = with_grad ? nullptr : std::make_unique<NoGradGuard>();
+    const DType dtype = gamma0.dtype();
+    Var g_at_0 = g(Var(Tensor::zeros(Shape{1}, dtype)));
+    Var range = g(Var(Tensor::full(Shape{1}, 1.0, dtype))) - g_at_0;  // g(1) - g(0) > 0
+    Normalized out;
+    Var tv(t.to(dtype));
+    if (need_value) out.value = (g(tv) - g_at_0) / range;
+    if (need_slope) out.slope = g_prime(tv) / range;
+    return out;
+}
+
+std::pair<Var, Var> LearnedSchedule::endpoints(bool with_grad) const {
+    Var lo = with_grad ? gamma0 : constant(gamma0), hi = with_grad ? gamma1 : constant(gamma1);
+    return {lo, hi - lo};
+}
+
+Var LearnedSchedule::gamma(const Tensor& t, ScheduleGrad grad) const {
+    auto [lo, span] = endpoints(grad != ScheduleGrad::Shape);
+    Normalized n = normalized(t, grad != ScheduleGrad::Endpoints, true, false);
+    return lo + span * n.value;
+}
+
+Var LearnedSchedule::gamma_prime(const Tensor& t, ScheduleGrad grad) const {
+    auto [lo, span] = endpoints(grad != ScheduleGrad::Shape);
+    Normalized n = normalized(t, grad != ScheduleGrad::Endpoints, false, true);
+    return span * n.slope;
+}
+
+std::unique_ptr<Schedule> make_schedule(const std::string& kind, double gamma_min,
+                                        double gamma_max, int64_t width, DType dtype, Rng& rng) {
+    if (kind == "linear") return std::make_unique<LinearSchedule>(gamma_min, gamma_max, dtype);
+    if (kind == "learned")
+        return std::make_unique<LearnedSchedule>(gamma_min, gamma_max, width, dtype, rng);
+    fail("unknown schedule '", kind, "' (linear or learned)");
+}
+
+}  // namespace vdm

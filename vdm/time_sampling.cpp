@@ -1,0 +1,28 @@
+// Antithetic times and their discrete steps.
+#include "vdm/time_sampling.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace vdm {
+
+Tensor antithetic_times(int64_t batch, double u) {
+    VDM_CHECK(batch >= 1, "antithetic_times: batch ", batch, " must be positive");
+    Tensor t = Tensor::empty(Shape{batch}, DType::F64);
+    for (int64_t k = 0; k < batch; ++k)
+        t.data<double>()[k] = std::fmod(u + double(k) / double(batch), 1.0);
+    return t;
+}
+
+DiscreteTimes discretize_times(const Tensor& t, int64_t T) {
+    VDM_CHECK(T >= 1, "discretize_times: T = ", T, " must be at least 1");
+    DiscreteTimes out{Tensor::empty(t.shape(), DType::F64), Tensor::empty(t.shape(), DType::F64)};
+    for (int64_t k = 0; k < t.numel(); ++k) {
+        int64_t i = std::min<int64_t>(int64_t(std::floor(t.at(k) * double(T))) + 1, T);
+        out.t.data<double>()[k] = double(i) / double(T);
+        out.s.data<double>()[k] = double(i - 1) / double(T);
+    }
+    return out;
+}
+
+}  // namespace vdm

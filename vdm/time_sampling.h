@@ -1,0 +1,20 @@
+// Times for the diffusion loss (VDM_REFERENCE section 3).
+//   antithetic (low-discrepancy) sampling over a batch: t_k = mod(u + k / B, 1)
+//   discrete time: step i = floor(t T) + 1 in 1..T, t(i) = i / T, s(i) = (i - 1) / T
+#pragma once
+#include <cstdint>
+
+#include "tensor/tensor.h"
+
+namespace vdm {
+
+// (B) times in [0, 1) from one uniform u; each is uniform on its own.
+Tensor antithetic_times(int64_t batch, double u);
+
+// The discrete step containing each time: (t(i), s(i)) for i = floor(t T) + 1.
+struct DiscreteTimes {
+    Tensor t, s;  // (B) each
+};
+DiscreteTimes discretize_times(const Tensor& t, int64_t T);
+
+}  // namespace vdm
