@@ -122,13 +122,19 @@ SplitIndices train_val_split(int64_t n, double val_fraction, uint64_t seed) {
 
 BatchSampler::BatchSampler(std::vector<int64_t> indices, int64_t batch_size, uint64_t seed,
                            SamplerState state)
-    : indices_(std::move(indices)), batch_size_(batch_size), seed_(seed), state_(state) {
+    : indices_(std::move(indices)), batch_size_(batch_size), seed_(seed) {
     int64_t n = int64_t(indices_.size());
     VDM_CHECK(batch_size >= 1 && batch_size <= n, "BatchSampler: batch size ", batch_size,
               " must be between 1 and the number of examples (", n, ")");
+    restore(state);
+}
+
+void BatchSampler::restore(SamplerState state) {
+    const int64_t n = int64_t(indices_.size());
     VDM_CHECK(state.epoch >= 0 && state.position >= 0 && state.position <= n,
               "BatchSampler: saved state (epoch ", state.epoch, ", position ", state.position,
               ") is invalid for ", n, " examples");
+    state_ = state;
     order_ = epoch_order(state_.epoch);
 }
 

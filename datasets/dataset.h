@@ -53,6 +53,7 @@ public:
 
     std::vector<int64_t> next();  // the next batch_size indices
     SamplerState state() const { return state_; }
+    void restore(SamplerState state);  // continue from a saved state()
     int64_t batch_size() const { return batch_size_; }
 
 private:

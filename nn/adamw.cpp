@@ -32,7 +32,6 @@ void AdamW::step(double lr) {
             T* vi = v[i].data<T>();
             const T* g = grad.data<T>();
             const int64_t n = p.numel();
-            _Pragma("omp simd")
             for (int64_t j = 0; j < n; ++j) {
                 mi[j] = T(b1) * mi[j] + T(1.0 - b1) * g[j];
                 vi[j] = T(b2) * vi[j] + T(1.0 - b2) * g[j] * g[j];

@@ -75,4 +75,34 @@ Var ScoreNet::forward(const Var& z, const Var& gamma, Rng* dropout_rng) const {
     return conv_out.forward(silu(norm_out.forward(h)));  // (B, image_channels, H, W)
 }
 
+std::vector<LayerCost> ScoreNet::layer_costs() const {
+    const int64_t HW = config.height * config.width, C = config.channels, E = 4 * C;
+    auto conv = [&](int64_t in, int64_t out, int64_t k) { return 2 * HW * in * out * k * k; };
+    auto block = [&](int64_t in, int64_t out) {  // two 3x3 convs, emb projection, 1x1 skip
+        return conv(in, out, 3) + conv(out, out, 3) + 2 * E * out + (in != out ? conv(in, out, 1) : 0);
+    };
+    std::vector<LayerCost> rows;
+    rows.push_back({"embedding MLP", emb1.parameter_count() + emb2.parameter_count(),
+                    2 * C * E + 2 * E * E});
+    rows.push_back({"conv_in", conv_in.parameter_count(), conv(input_channels(), C, 3)});
+    for (size_t i = 0; i < down.size(); ++i)
+        rows.push_back({"down." + std::to_string(i), down[i]->parameter_count(), block(C, C)});
+    rows.push_back({"mid1", mid1.parameter_count(), block(C, C)});
+    if (mid_attention)  // q, k, v, proj 1x1 convs; scores and weighted sum, HW x HW x C each
+        rows.push_back({"mid_attention", mid_attention->parameter_count(),
+                        4 * conv(C, C, 1) + 2 * (2 * HW * HW * C)});
+    rows.push_back({"mid2", mid2.parameter_count(), block(C, C)});
+    for (size_t i = 0; i < up.size(); ++i)
+        rows.push_back({"up." + std::to_string(i), up[i]->parameter_count(), block(2 * C, C)});
+    rows.push_back({"norm_out, conv_out", norm_out.parameter_count() + conv_out.parameter_count(),
+                    conv(C, config.image_channels, 3)});
+    return rows;
+}
+
+int64_t ScoreNet::flops_per_image() const {
+    int64_t total = 0;
+    for (const LayerCost& row : layer_costs()) total += row.flops;
+    return total;
+}
+
 }  // namespace vdm

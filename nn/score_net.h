@@ -12,6 +12,7 @@
 // itself (no "base measure" z added), so an untrained net predicts eps_hat = 0.
 #pragma once
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "nn/attention.h"
@@ -32,11 +33,23 @@ struct ScoreNetConfig {
     double gamma_min = -13.3, gamma_max = 5.0;  // maps gamma to t in [0, 1] for the embedding
 };
 
+// One row of the model's cost table: parameters and forward multiply-add FLOPs per
+// image (2 per multiply-add, counted for convolutions and matrix products only;
+// normalization and activations are a few percent more).
+struct LayerCost {
+    std::string name;
+    int64_t params = 0;
+    int64_t flops = 0;
+};
+
 class ScoreNet : public Module {
 public:
     ScoreNet(const ScoreNetConfig& config, DType dtype, Rng& rng);
     // z (B, C, H, W), gamma (B) -> eps_hat (B, C, H, W). dropout_rng null: no dropout.
     Var forward(const Var& z, const Var& gamma, Rng* dropout_rng = nullptr) const;
+
+    std::vector<LayerCost> layer_costs() const;  // in forward order
+    int64_t flops_per_image() const;              // forward, sum of layer_costs()
 
     const ScoreNetConfig config;
 

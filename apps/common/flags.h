@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <exception>
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -87,9 +88,15 @@ public:
             const Flag* flag = find(name);
             VDM_CHECK(flag != nullptr, "unknown flag --", name, " (see --help)");
             flag->set(value);
+            given_.insert(name);
         }
         return true;
     }
+
+    // Whether the command line set this flag (as opposed to its default).
+    bool given(const std::string& name) const { return given_.count(name) > 0; }
+    // Every flag the command line set.
+    const std::set<std::string>& given_flags() const { return given_; }
 
     void print_usage() const {
         std::printf("%s: %s\n\nusage: %s [flags]\n", program_.c_str(), summary_.c_str(),
@@ -116,6 +123,7 @@ private:
 
     std::string program_, summary_;
     std::vector<Flag> flags_;
+    std::set<std::string> given_;
 };
 
 // Runs an app's body; a vdm::Error (or any exception) becomes one line on stderr and exit 1.
