@@ -1,0 +1,225 @@
+// train_mnist: trains a Variational Diffusion Model on MNIST (or Fashion-MNIST) and
+// reports bits per dimension. With no flags it trains the default config from the
+// default data folder and writes into runs/<dataset>-<schedule>-<loss>/:
+//   checkpoint.safetensors   parameters, EMA, optimizer, config, step, RNG state
+//   metrics.jsonl            one line per --log-every steps and per evaluation
+//   samples.png              a grid of EMA samples at the end
+// Progress goes to stderr at most once per second; the last stdout line is JSON.
+#include <omp.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "apps/common/flags.h"
+#include "apps/common/sample_grid.h"
+#include "vdm/bpd.h"
+#include "vdm/checkpoint.h"
+
+using namespace vdm;
+
+namespace {
+
+std::string json_number(double x) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.6g", x);
+    return buf;
+}
+
+// Mean of StepStats over a window of steps.
+struct Window {
+    StepStats sum;
+    int64_t count = 0;
+    void add(const StepStats& s) {
+        sum.bpd += s.bpd, sum.prior += s.prior, sum.recon += s.recon, sum.diffusion += s.diffusion;
+        sum.grad_norm += s.grad_norm, sum.lr = s.lr;
+        ++count;
+    }
+    StepStats mean() const {
+        StepStats m = sum;
+        double n = double(std::max<int64_t>(count, 1));
+        m.bpd /= n, m.prior /= n, m.recon /= n, m.diffusion /= n, m.grad_norm /= n;
+        return m;
+    }
+};
+
+std::string terms_json(const StepStats& s) {
+    return "\"train_bpd\": " + json_number(s.bpd) + ", \"prior\": " + json_number(s.prior) +
+           ", \"recon\": " + json_number(s.recon) + ", \"diffusion\": " + json_number(s.diffusion);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    return run_app([&] {
+        RunConfig cfg;
+        TrainConfig& tc = cfg.train;
+        VdmConfig& mc = cfg.model;
+        std::string data_dir, out_dir, resume, attention = "on", fourier = "on";
+        int64_t steps = 2000, threads = 0, eval_every = 500, log_every = 50, val_n = 2000;
+        int64_t sample_n = 64, sample_steps = 200;
+        Flags flags("train_mnist", "train a Variational Diffusion Model and report bits per dimension");
+        flags.add("data", &data_dir, "folder with the four IDX files (else $VDM_DATA/<dataset>, else ./data/<dataset>)");
+        flags.add_choice("dataset", &tc.dataset, {"mnist", "fashion"}, "which dataset");
+        flags.add("steps", &steps, 1, 100000000, "total training steps (with --resume: continue up to this step)");
+        flags.add("batch", &tc.batch, 1, 4096, "images per step");
+        flags.add("lr", &tc.lr, 0.0, 1.0, "peak learning rate (AdamW)");
+        flags.add("warmup", &tc.warmup, 0, 100000000, "linear learning-rate warmup steps");
+        flags.add("clip", &tc.clip, 0.0, 1e9, "max global gradient norm");
+        flags.add("ema", &tc.ema_decay, -1e-300, 0.999999, "EMA decay of the weights used for eval and samples");
+        flags.add("channels", &mc.net.channels, 8, 1024, "ScoreNet width (a multiple of --groups)");
+        flags.add("blocks", &mc.net.blocks, 0, 64, "ResNet blocks in the down stack");
+        flags.add_choice("attention", &attention, {"on", "off"}, "self-attention in the middle block");
+        flags.add_choice("fourier", &fourier, {"on", "off"}, "Fourier features of z_t as extra inputs");
+        flags.add("dropout", &mc.net.dropout, -1e-300, 0.9, "dropout in the ResNet blocks");
+        flags.add_choice("schedule", &mc.schedule, {"linear", "learned"}, "noise schedule gamma(t)");
+        flags.add("gamma-min", &mc.gamma_min, -30.0, 30.0, "gamma(0) (learned: its start)");
+        flags.add("gamma-max", &mc.gamma_max, -30.0, 30.0, "gamma(1) (learned: its start)");
+        flags.add_choice("loss", &mc.loss, {"continuous", "discrete"}, "diffusion loss: T -> infinity, or T steps");
+        flags.add("T", &mc.T, 1, 1000000, "steps of the discrete-time loss and bound");
+        flags.add("seed", &tc.seed, 0, INT64_MAX / 8, "random seed (init, noise, batches, validation split)");
+        flags.add("threads", &threads, 0, 1024, "OpenMP threads (0: all cores)");
+        flags.add("out", &out_dir, "output folder (default runs/<dataset>-<schedule>-<loss>)");
+        flags.add("resume", &resume, "checkpoint to continue from (its config is used)");
+        flags.add("eval-every", &eval_every, 0, 100000000, "steps between validation evaluations and checkpoints (0: only at the end)");
+        flags.add("log-every", &log_every, 1, 100000000, "steps per metrics.jsonl line");
+        flags.add("val-n", &val_n, 1, 60000, "validation images per evaluation");
+        flags.add("sample-n", &sample_n, 0, 1024, "samples in the final grid (0: none)");
+        flags.add("sample-steps", &sample_steps, 1, 100000, "ancestral steps for the final grid");
+        if (!flags.parse(argc, argv)) return 0;
+        if (threads > 0) omp_set_num_threads(int(threads));
+        mc.net.attention = attention == "on";
+        mc.net.fourier = fourier == "on";
+        mc.net.gamma_min = mc.gamma_min;
+        mc.net.gamma_max = mc.gamma_max;
+        VDM_CHECK(mc.gamma_max > mc.gamma_min, "--gamma-max ", mc.gamma_max, " must exceed --gamma-min ", mc.gamma_min);
+        VDM_CHECK(mc.net.channels % mc.net.groups == 0, "--channels ", mc.net.channels,
+                  " must be a multiple of ", mc.net.groups, " (the GroupNorm groups)");
+
+        if (!resume.empty()) {  // the checkpoint's config wins; a given flag must agree with it
+            RunConfig saved = read_checkpoint_config(resume);
+            auto ours = config_to_metadata(cfg), theirs = config_to_metadata(saved);
+            for (const std::string& flag : flags.given_flags()) {
+                std::string key = flag;
+                std::replace(key.begin(), key.end(), '-', '_');
+                auto it = ours.find(key);
+                if (it != ours.end() && it->second != theirs.at(key))
+                    fail("--", flag, " ", it->second, " differs from the checkpoint's ", theirs.at(key),
+                         " (", resume, " was trained with another config)");
+            }
+            cfg = saved;
+        }
+
+        const std::string dir = resolve_data_dir(data_dir, tc.dataset);
+        Dataset train = load_split(dir, Split::Train);
+        if (resume.empty()) {
+            mc.net.image_channels = train.channels;
+            mc.net.height = train.height;
+            mc.net.width = train.width;
+        }
+        SplitIndices split = train_val_split(train.n, cfg.train.val_fraction, split_seed(cfg.train.seed));
+        Trainer trainer(cfg, train, split.train);
+        if (!resume.empty()) load_checkpoint(trainer, resume);
+        VDM_CHECK(steps > trainer.steps_done, "--steps ", steps, " must exceed the checkpoint's step ",
+                  trainer.steps_done);
+        std::vector<int64_t> val(split.val.begin(), split.val.begin() + std::min<size_t>(split.val.size(), size_t(val_n)));
+
+        if (out_dir.empty()) out_dir = "runs/" + tc.dataset + "-" + cfg.model.schedule + "-" + cfg.model.loss;
+        std::filesystem::create_directories(out_dir);
+        const std::string ckpt_path = out_dir + "/checkpoint.safetensors";
+        const std::string metrics_path = out_dir + "/metrics.jsonl";
+        std::ofstream metrics(metrics_path, resume.empty() ? std::ios::trunc : std::ios::app);
+        VDM_CHECK(metrics.good(), metrics_path, ": cannot open for writing");
+
+        const ScoreNet& net = trainer.model->net;
+        const double flops_per_step = 3.0 * double(net.flops_per_image()) * double(cfg.train.batch);
+        std::fprintf(stderr,
+                     "data: %s (%lld train, %lld val, %lldx%lldx%lld)\n"
+                     "model: %lld parameters, %.0f MFLOP/image forward; channels %lld, blocks %lld, attention %s, "
+                     "fourier %s; schedule %s, loss %s%s\n"
+                     "training: steps %lld..%lld, batch %lld, lr %g, %d threads -> %s\n",
+                     dir.c_str(), (long long)split.train.size(), (long long)split.val.size(),
+                     (long long)train.channels, (long long)train.height, (long long)train.width,
+                     (long long)trainer.model->parameter_count(), double(net.flops_per_image()) / 1e6,
+                     (long long)cfg.model.net.channels, (long long)cfg.model.net.blocks,
+                     cfg.model.net.attention ? "on" : "off", cfg.model.net.fourier ? "on" : "off",
+                     cfg.model.schedule.c_str(), cfg.model.loss.c_str(),
+                     cfg.model.loss == "discrete" ? (" T=" + std::to_string(cfg.model.T)).c_str() : "",
+                     (long long)trainer.steps_done + 1, (long long)steps, (long long)cfg.train.batch,
+                     cfg.train.lr, omp_get_max_threads(), out_dir.c_str());
+
+        auto evaluate = [&] {
+            trainer.ema->swap(trainer.params);  // evaluate the EMA weights
+            BpdEstimate e = evaluate_bpd(*trainer.model, train, val, 100, 1);
+            trainer.ema->swap(trainer.params);
+            std::fprintf(stderr, "step %lld: val bpd %.4f +- %.4f (prior %.4f, recon %.4f, diffusion %.4f) on %lld images\n",
+                         (long long)trainer.steps_done, e.bpd, e.bpd_stderr, e.prior, e.recon,
+                         e.diffusion, (long long)e.n);
+            metrics << "{\"step\": " << trainer.steps_done << ", \"val_bpd\": " << json_number(e.bpd)
+                    << ", \"val_bpd_stderr\": " << json_number(e.bpd_stderr) << ", \"val_prior\": "
+                    << json_number(e.prior) << ", \"val_recon\": " << json_number(e.recon)
+                    << ", \"val_diffusion\": " << json_number(e.diffusion) << ", \"val_n\": " << e.n << "}\n";
+            metrics.flush();
+            return e;
+        };
+
+        const int64_t first_step = trainer.steps_done;
+        auto start = std::chrono::steady_clock::now(), last_print = start;
+        Window log_window, print_window;
+        StepStats last_logged;
+        BpdEstimate last_eval;
+        while (trainer.steps_done < steps) {
+            StepStats s = trainer.step();
+            log_window.add(s);
+            print_window.add(s);
+            const int64_t step = trainer.steps_done;
+            if (step % log_every == 0 || step == steps) {
+                last_logged = log_window.mean();
+                metrics << "{\"step\": " << step << ", " << terms_json(last_logged)
+                        << ", \"grad_norm\": " << json_number(last_logged.grad_norm)
+                        << ", \"lr\": " << json_number(last_logged.lr) << "}\n";
+                metrics.flush();
+                log_window = Window();
+            }
+            auto now = std::chrono::steady_clock::now();
+            if (std::chrono::duration<double>(now - last_print).count() >= 1.0 || step == steps) {
+                const double elapsed = std::chrono::duration<double>(now - start).count();
+                const double per_step = elapsed / double(step - first_step);
+                StepStats m = print_window.mean();
+                std::fprintf(stderr,
+                             "step %6lld/%lld | bpd %.4f (prior %.4f recon %.4f diff %.4f) | grad %.3f | lr %.2e | "
+                             "%.0f ms/step %.0f img/s %.1f GFLOP/s | ETA %.0fs\n",
+                             (long long)step, (long long)steps, m.bpd, m.prior, m.recon, m.diffusion,
+                             m.grad_norm, m.lr, 1e3 * per_step, double(cfg.train.batch) / per_step,
+                             flops_per_step / per_step / 1e9, per_step * double(steps - step));
+                print_window = Window();
+                last_print = now;
+            }
+            if (eval_every > 0 && step % eval_every == 0 && step != steps) {
+                last_eval = evaluate();
+                save_checkpoint(trainer, ckpt_path);
+            }
+        }
+        last_eval = evaluate();
+        save_checkpoint(trainer, ckpt_path);
+        std::fprintf(stderr, "checkpoint: %s\n", ckpt_path.c_str());
+        std::string samples_path;
+        if (sample_n > 0) {
+            samples_path = out_dir + "/samples.png";
+            trainer.ema->swap(trainer.params);
+            write_sample_grid(*trainer.model, sample_n, sample_steps, 7, samples_path);
+            trainer.ema->swap(trainer.params);
+            std::fprintf(stderr, "samples: %s (%lld EMA samples, %lld steps)\n", samples_path.c_str(),
+                         (long long)sample_n, (long long)sample_steps);
+        }
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        std::printf("{\"step\": %lld, %s, \"val_bpd\": %s, \"val_bpd_stderr\": %s, \"checkpoint\": \"%s\", "
+                    "\"samples\": \"%s\", \"metrics\": \"%s\", \"seconds\": %.1f}\n",
+                    (long long)trainer.steps_done, terms_json(last_logged).c_str(),
+                    json_number(last_eval.bpd).c_str(), json_number(last_eval.bpd_stderr).c_str(),
+                    ckpt_path.c_str(), samples_path.c_str(), metrics_path.c_str(), seconds);
+        return 0;
+    });
+}

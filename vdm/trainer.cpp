@@ -1,0 +1,64 @@
+// The training step.
+#include "vdm/trainer.h"
+
+#include <cmath>
+
+#include "vdm/bpd.h"
+
+namespace vdm {
+
+uint64_t init_seed(int64_t seed) { return uint64_t(seed) * 8 + 1; }
+uint64_t noise_seed(int64_t seed) { return uint64_t(seed) * 8 + 2; }
+uint64_t dropout_seed(int64_t seed) { return uint64_t(seed) * 8 + 3; }
+uint64_t batch_seed(int64_t seed) { return uint64_t(seed) * 8 + 4; }
+uint64_t split_seed(int64_t seed) { return uint64_t(seed) * 8 + 5; }
+
+Trainer::Trainer(const RunConfig& cfg, const Dataset& data, std::vector<int64_t> indices)
+    : config(cfg),
+      noise_rng(noise_seed(cfg.train.seed)),
+      dropout_rng(dropout_seed(cfg.train.seed)),
+      data_(data) {
+    VDM_CHECK(data.image_size() == cfg.model.net.image_channels * cfg.model.net.height *
+                                       cfg.model.net.width,
+              "trainer: the data's images (", data.channels, "x", data.height, "x", data.width,
+              ") do not match the model's");
+    Rng init(init_seed(cfg.train.seed));
+    model = std::make_unique<Vdm>(cfg.model, DType::F32, init);
+    params = model->parameters();
+    AdamWConfig adam;
+    adam.weight_decay = cfg.train.weight_decay;
+    optimizer = std::make_unique<AdamW>(params, adam);
+    ema = std::make_unique<Ema>(params, cfg.train.ema_decay);
+    sampler = std::make_unique<BatchSampler>(std::move(indices), cfg.train.batch,
+                                             batch_seed(cfg.train.seed));
+}
+
+StepStats Trainer::step() {
+    const int64_t B = config.train.batch, D = model->image_size();
+    std::vector<uint8_t> pixels(size_t(B * D));
+    gather_images(data_, sampler->next(), pixels.data());
+
+    const bool split = model->schedule->learned() && config.model.loss == "continuous";
+    BoundTerms terms = model->bound(pixels.data(), model->draw_noise(B, noise_rng), &dropout_rng,
+                                    split);
+    const double to_bpd = 1.0 / (double(D) * std::log(2.0));
+    Var loss = mean(terms.total()) * to_bpd;  // mean bpd of the batch
+    require_finite(loss.value(), "training loss");
+    loss.backward();
+    model->schedule_backward(terms, to_bpd);
+
+    StepStats s;
+    NoGradGuard no_grad;  // the statistics below are not part of the graph
+    s.bpd = loss.item();
+    s.prior = nats_to_bpd(mean(terms.prior).item(), D);
+    s.recon = nats_to_bpd(mean(terms.recon).item(), D);
+    s.diffusion = nats_to_bpd(mean(terms.diffusion).item(), D);
+    s.grad_norm = clip_grad_norm(params, config.train.clip);
+    ++steps_done;
+    s.lr = warmup_lr(config.train.lr, steps_done, config.train.warmup);
+    optimizer->step(s.lr);
+    ema->update(params);
+    return s;
+}
+
+}  // namespace vdm

@@ -1,0 +1,71 @@
+// Training a VDM: the optimizer, EMA, random streams and batch order, and one step.
+//
+// One step: draw a batch, evaluate the bound (VDM_REFERENCE section 3) with fresh
+// noise, backpropagate mean bpd, route the learned schedule's gradients (section 4),
+// clip, AdamW with warmup, EMA. Every random number comes from counter-based
+// streams whose positions are part of the state, so a run resumed from a checkpoint
+// continues exactly as the uninterrupted run would have.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "datasets/dataset.h"
+#include "nn/adamw.h"
+#include "nn/ema.h"
+#include "vdm/model.h"
+
+namespace vdm {
+
+struct TrainConfig {
+    std::string dataset = "mnist";
+    int64_t batch = 64;
+    double lr = 1e-3;
+    int64_t warmup = 100;        // linear learning-rate warmup steps
+    double clip = 1.0;           // max global gradient norm
+    double weight_decay = 0.01;  // AdamW's decoupled decay
+    double ema_decay = 0.999;
+    int64_t seed = 0;            // initialization, noise, dropout, batch order, val split
+    double val_fraction = 0.1;   // held out from the training images
+};
+
+// Everything that defines a run; stored in checkpoints.
+struct RunConfig {
+    VdmConfig model;
+    TrainConfig train;
+};
+
+// Averages of one step, in bits per dimension.
+struct StepStats {
+    double bpd = 0.0, prior = 0.0, recon = 0.0, diffusion = 0.0;
+    double grad_norm = 0.0, lr = 0.0;
+};
+
+class Trainer {
+public:
+    // data: the training split; indices: the images to train on (the rest is validation).
+    Trainer(const RunConfig& config, const Dataset& data, std::vector<int64_t> indices);
+
+    StepStats step();
+
+    const RunConfig config;
+    int64_t steps_done = 0;
+    std::unique_ptr<Vdm> model;
+    std::vector<Parameter> params;
+    std::unique_ptr<AdamW> optimizer;
+    std::unique_ptr<Ema> ema;
+    Rng noise_rng, dropout_rng;  // seeds derived from config.train.seed
+    std::unique_ptr<BatchSampler> sampler;
+
+private:
+    const Dataset& data_;
+};
+
+// Seeds of the separate random streams of a run with seed s.
+uint64_t init_seed(int64_t seed);
+uint64_t noise_seed(int64_t seed);
+uint64_t dropout_seed(int64_t seed);
+uint64_t batch_seed(int64_t seed);
+uint64_t split_seed(int64_t seed);
+
+}  // namespace vdm
