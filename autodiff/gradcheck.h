@@ -34,4 +34,15 @@ double relative_error(double analytic, double numeric, double floor = 1e-8);
 GradCheckResult gradcheck(const GradCheckFn& f, const std::vector<Tensor>& inputs,
                           double tolerance = 1e-6, double step = 2e-2, uint64_t seed = 1234);
 
+// The same check on leaves that already exist (a model's parameters): f is called
+// with `leaves` and may reach them any way it likes (e.g. through the modules that
+// hold them). Leaves must be F64 and require gradients; their values are perturbed
+// in place and restored. elements_per_leaf > 0 checks that many elements of each
+// leaf, chosen at random from the seed; 0 checks every element. error_floor is the
+// relative_error floor: raise it above 1e-8 only when f's value is large enough that
+// round-off in f (about 1e-16 |f| / step) exceeds 1e-8 for a gradient that is zero.
+GradCheckResult gradcheck_leaves(const GradCheckFn& f, const std::vector<Var>& leaves,
+                                 double tolerance = 1e-6, double step = 2e-2, uint64_t seed = 1234,
+                                 int64_t elements_per_leaf = 0, double error_floor = 1e-8);
+
 }  // namespace vdm
