@@ -1,27 +1,122 @@
 #!/usr/bin/env bash
-# The apps' command line: --help works, and bad flags or a missing data folder give
-# exactly one line on stderr and exit status 1.
+# The apps from the command line, on a tiny synthetic IDX dataset made here:
+#  - --help works; bad flags, a missing data folder, a checkpoint of another config,
+#    a truncated or missing checkpoint each give one line on stderr and exit 1;
+#  - train_mnist writes checkpoint, metrics.jsonl and a PNG, and ends with JSON;
+#  - training, evaluation and sampling are deterministic for a seed, and --resume
+#    from a checkpoint reproduces the uninterrupted run's metrics exactly.
 set -u
 cd "$(dirname "$0")/.."
-app=${VDM_APP_DIR:-.}/demo_mnist  # make test sets the variant's app folder
+apps=${VDM_APP_DIR:-.}  # make test sets the variant's app folder
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 status=0
 
-expect_error() {  # expect_error KEYWORD ARGS...: one-line error containing KEYWORD, exit 1
-    local keyword=$1; shift
+fail() { echo "FAIL: $*"; status=1; }
+pass() { echo "ok: $*"; }
+
+expect_error() {  # expect_error APP KEYWORD ARGS...: one-line error containing KEYWORD, exit 1
+    local app=$1 keyword=$2; shift 2
     local err rc
-    err=$("$app" "$@" 2>&1 >/dev/null); rc=$?
+    err=$("$apps/$app" "$@" 2>&1 >/dev/null); rc=$?
     if [ "$rc" -ne 1 ] || [ "$(printf '%s\n' "$err" | wc -l)" -ne 1 ] || [[ $err != *"$keyword"* ]]; then
-        echo "FAIL: demo_mnist $* -> exit $rc, stderr: $err"; status=1
+        fail "$app $* -> exit $rc, stderr: $err"
     else
-        echo "ok: demo_mnist $* -> $err"
+        pass "$app $* -> $err"
     fi
 }
 
-"$app" --help | grep -q -- '--steps' || { echo "FAIL: --help lists no --steps"; status=1; }
-expect_error "not an integer" --steps abc
-expect_error "outside" --steps 0
-expect_error "not one of" --dataset cifar
-expect_error "unknown flag" --stepz 10
-expect_error "missing value" --steps
-expect_error "does not exist" --data /nonexistent/vdm-data
+be32() {  # a big-endian u32
+    local h
+    h=$(printf '%08x' "$1")
+    printf "\\x${h:0:2}\\x${h:2:2}\\x${h:4:2}\\x${h:6:2}"
+}
+
+# IDX file: magic (type 0x08 = ubyte, ndims), big-endian dims, then the bytes of a
+# deterministic pattern (pixels, or labels 0..9).
+write_idx() {  # write_idx FILE COUNT [ROWS COLS]
+    local file=$1 count=$2
+    if [ $# -eq 4 ]; then
+        { printf '\x00\x00\x08\x03'; be32 "$count"; be32 "$3"; be32 "$4"; } >"$file"
+        LC_ALL=C awk -v n=$((count * $3 * $4)) 'BEGIN { for (i = 0; i < n; i++) {
+            p = i % 784; r = int(p / 28); c = p % 28; k = int(i / 784);
+            v = ((r - 14) ^ 2 + (c - 14) ^ 2 < 40 + 5 * (k % 7)) ? 255 - k % 50 : k % 3;
+            printf "%c", v } }' >>"$file"
+    else
+        { printf '\x00\x00\x08\x01'; be32 "$count"; } >"$file"
+        LC_ALL=C awk -v n="$count" 'BEGIN { for (i = 0; i < n; i++) printf "%c", i % 10 }' >>"$file"
+    fi
+}
+data=$tmp/data
+mkdir -p "$data"
+write_idx "$data/train-images-idx3-ubyte" 40 28 28
+write_idx "$data/train-labels-idx1-ubyte" 40
+write_idx "$data/t10k-images-idx3-ubyte" 12 28 28
+write_idx "$data/t10k-labels-idx1-ubyte" 12
+
+# --- flags, every app
+for app in demo_mnist train_mnist vdm_eval vdm_sample; do
+    "$apps/$app" --help | grep -q -- '--seed' || fail "$app --help lists no --seed"
+    expect_error "$app" "unknown flag" --stepz 10
+    expect_error "$app" "not an integer" --seed abc
+    expect_error "$app" "missing value" --seed
+done
+expect_error demo_mnist "outside" --steps 0
+expect_error demo_mnist "does not exist" --data /nonexistent/vdm-data
+expect_error train_mnist "does not exist" --data /nonexistent/vdm-data
+expect_error train_mnist "not one of" --dataset cifar
+expect_error train_mnist "not one of" --schedule cosine
+expect_error train_mnist "not one of" --loss sometimes
+expect_error train_mnist "not one of" --attention maybe
+expect_error train_mnist "outside" --lr -1
+expect_error train_mnist "outside" --T 0
+expect_error train_mnist "must exceed" --gamma-min 3 --gamma-max 2
+expect_error train_mnist "multiple of" --channels 12
+expect_error vdm_eval "--ckpt is required"
+expect_error vdm_eval "not one of" --split train --ckpt x
+expect_error vdm_eval "cannot open" --ckpt "$tmp/none.safetensors"
+expect_error vdm_sample "--out is required" --ckpt x
+
+# --- train, deterministically, and resume
+tiny=(--data "$data" --channels 8 --blocks 1 --attention off --batch 4 --warmup 2 --eval-every 3
+      --log-every 1 --val-n 4 --sample-n 4 --sample-steps 3 --seed 3)
+"$apps/train_mnist" "${tiny[@]}" --steps 6 --out "$tmp/a" >"$tmp/a.json" 2>"$tmp/a.err" || fail "train_mnist: $(tail -1 "$tmp/a.err")"
+last=$(tail -1 "$tmp/a.json")
+for key in '"step": 6' train_bpd prior recon diffusion val_bpd checkpoint; do
+    [[ $last == *"$key"* ]] || fail "train_mnist's last line lacks $key: $last"
+done
+[ -s "$tmp/a/checkpoint.safetensors" ] && [ ! -e "$tmp/a/checkpoint.safetensors.tmp" ] || fail "no checkpoint"
+[ "$(od -An -tx1 -N8 "$tmp/a/samples.png" | tr -d ' \n')" = 89504e470d0a1a0a ] || fail "samples.png is not a PNG"
+[ "$(grep -c train_bpd "$tmp/a/metrics.jsonl")" -eq 6 ] || fail "metrics.jsonl: expected 6 step lines"
+"$apps/train_mnist" "${tiny[@]}" --steps 6 --out "$tmp/b" >/dev/null 2>&1
+cmp -s "$tmp/a/metrics.jsonl" "$tmp/b/metrics.jsonl" && pass "same seed, same metrics" || fail "two runs with one seed differ"
+"$apps/train_mnist" "${tiny[@]}" --steps 3 --out "$tmp/c" >/dev/null 2>&1
+"$apps/train_mnist" --resume "$tmp/c/checkpoint.safetensors" --data "$data" --steps 6 --out "$tmp/c" \
+    --eval-every 3 --log-every 1 --val-n 4 --sample-n 0 >/dev/null 2>"$tmp/c.err" || fail "resume: $(tail -1 "$tmp/c.err")"
+cmp -s "$tmp/a/metrics.jsonl" "$tmp/c/metrics.jsonl" && pass "resumed run matches the uninterrupted one" \
+    || fail "resumed metrics differ: $(diff "$tmp/a/metrics.jsonl" "$tmp/c/metrics.jsonl" | head -4)"
+cmp -s "$tmp/a/checkpoint.safetensors" "$tmp/c/checkpoint.safetensors" && pass "resumed checkpoint is bit-identical" \
+    || fail "resumed checkpoint differs"
+
+# --- evaluate and sample, twice each
+ckpt=$tmp/a/checkpoint.safetensors
+e1=$("$apps/vdm_eval" --ckpt "$ckpt" --data "$data" 2>/dev/null | tail -1)
+e2=$("$apps/vdm_eval" --ckpt "$ckpt" --data "$data" 2>/dev/null | tail -1)
+[[ $e1 == *'"n": 12'* && $e1 == *bpd_stderr* && $e1 == *diffusion* ]] || fail "vdm_eval: $e1"
+[ "$e1" = "$e2" ] && pass "vdm_eval is deterministic" || fail "vdm_eval differs: $e1 / $e2"
+"$apps/vdm_sample" --ckpt "$ckpt" --n 3 --steps 4 --out "$tmp/s1.png" >/dev/null 2>&1
+"$apps/vdm_sample" --ckpt "$ckpt" --n 3 --steps 4 --out "$tmp/s2.png" >/dev/null 2>&1
+cmp -s "$tmp/s1.png" "$tmp/s2.png" && pass "vdm_sample is deterministic" || fail "vdm_sample differs"
+
+# --- bad checkpoints
+expect_error train_mnist "differs from the checkpoint" --resume "$ckpt" --data "$data" --channels 16 --steps 9
+expect_error train_mnist "must exceed the checkpoint" --resume "$ckpt" --data "$data" --steps 6
+head -c 5000 "$ckpt" >"$tmp/cut_header.safetensors"
+expect_error vdm_eval "runs past the end" --ckpt "$tmp/cut_header.safetensors" --data "$data"
+head -c $(($(wc -c <"$ckpt") - 100)) "$ckpt" >"$tmp/cut_data.safetensors"
+expect_error vdm_eval "truncated (" --ckpt "$tmp/cut_data.safetensors" --data "$data"
+expect_error vdm_sample "truncated (" --ckpt "$tmp/cut_data.safetensors" --out "$tmp/x.png"
+expect_error train_mnist "truncated (" --resume "$tmp/cut_data.safetensors" --data "$data"
+printf 'not a checkpoint at all' >"$tmp/garbage.safetensors"
+expect_error vdm_eval "garbage.safetensors" --ckpt "$tmp/garbage.safetensors"
 exit $status
