@@ -8,8 +8,11 @@
 
 namespace vdm {
 
-AdamW::AdamW(std::vector<Parameter> params, AdamWConfig config)
-    : params_(std::move(params)), config_(config) {
+AdamW::AdamW(std::vector<Parameter> params, AdamWConfig config, std::vector<bool> decays)
+    : params_(std::move(params)), config_(config), decays_(std::move(decays)) {
+    if (decays_.empty()) decays_.assign(params_.size(), true);
+    VDM_CHECK(decays_.size() == params_.size(), "AdamW: ", decays_.size(), " decay flags for ",
+              params_.size(), " parameters");
     for (const Parameter& p : params_) {
         m.push_back(Tensor::zeros(p.var.shape(), p.var.dtype()));
         v.push_back(Tensor::zeros(p.var.shape(), p.var.dtype()));
@@ -21,8 +24,8 @@ void AdamW::step(double lr) {
     const double b1 = config_.beta1, b2 = config_.beta2, eps = config_.eps;
     const double correction1 = 1.0 - std::pow(b1, double(steps));
     const double correction2 = 1.0 - std::pow(b2, double(steps));
-    const double decay = 1.0 - lr * config_.weight_decay;  // decoupled weight decay
     for (size_t i = 0; i < params_.size(); ++i) {
+        const double decay = decays_[i] ? 1.0 - lr * config_.weight_decay : 1.0;  // decoupled
         Var p = params_[i].var;
         const Tensor& grad = p.grad();
         if (!grad.defined()) continue;  // not used this step (e.g. a frozen schedule)

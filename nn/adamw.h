@@ -21,7 +21,8 @@ struct AdamWConfig {
 
 class AdamW {
 public:
-    AdamW(std::vector<Parameter> params, AdamWConfig config);
+    // decays[i]: whether weight decay applies to params[i] (empty: to all).
+    AdamW(std::vector<Parameter> params, AdamWConfig config, std::vector<bool> decays = {});
 
     // One update with learning rate lr from the parameters' gradients, then clears
     // them. A parameter that received no gradient this step is left unchanged.
@@ -34,6 +35,7 @@ public:
 private:
     std::vector<Parameter> params_;
     AdamWConfig config_;
+    std::vector<bool> decays_;
 };
 
 // Scales all gradients so their global L2 norm is at most max_norm (<= 0: no clip).

@@ -27,7 +27,11 @@ Trainer::Trainer(const RunConfig& cfg, const Dataset& data, std::vector<int64_t>
     params = model->parameters();
     AdamWConfig adam;
     adam.weight_decay = cfg.train.weight_decay;
-    optimizer = std::make_unique<AdamW>(params, adam);
+    // Weight decay pulls the ScoreNet's weights toward 0; the schedule's endpoints
+    // and shape have no such prior, so they are left out.
+    std::vector<bool> decays;
+    for (const Parameter& p : params) decays.push_back(p.name.rfind("schedule.", 0) != 0);
+    optimizer = std::make_unique<AdamW>(params, adam, decays);
     ema = std::make_unique<Ema>(params, cfg.train.ema_decay);
     sampler = std::make_unique<BatchSampler>(std::move(indices), cfg.train.batch,
                                              batch_seed(cfg.train.seed));
