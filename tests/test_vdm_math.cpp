@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "tests/helpers.h"
+#include "tests/vdm_helpers.h"
 #include "vdm/decoder.h"
 #include "vdm/diffusion_loss.h"
 #include "vdm/encoder.h"
@@ -110,38 +110,13 @@ TEST_CASE("a discrete diffusion term equals the Gaussian KL of posterior and mod
     }
 }
 
-namespace {
-
-// A tiny ScoreNet on 4x4 images whose output layer is random, so eps_hat != 0.
-VdmConfig tiny_config(const std::string& schedule, const std::string& loss) {
-    VdmConfig c;
-    c.net.height = c.net.width = 4;
-    c.net.channels = 8;
-    c.net.groups = 2;
-    c.net.blocks = 1;
-    c.net.fourier_min = 1;
-    c.net.fourier_max = 2;
-    c.schedule = schedule;
-    c.loss = loss;
-    c.schedule_width = 5;
-    return c;
-}
-
-void randomize_zero_inits(Vdm& model, uint64_t seed) {
-    for (const Parameter& p : model.parameters())
-        if (p.name.find("conv2") != std::string::npos || p.name.find("conv_out") != std::string::npos ||
-            p.name.find("proj.weight") != std::string::npos)
-            p.var.data()->value = test::randn(p.var.shape(), seed++, 0.2);
-}
-
-}  // namespace
 
 TEST_CASE("discrete L_T approaches continuous L_inf as T grows (same network, same eps)") {
     for (const char* kind : {"linear", "learned"}) {
         CAPTURE(kind);
         Rng init(5);
-        Vdm model(tiny_config(kind, "continuous"), DType::F64, init);
-        randomize_zero_inits(model, 100);
+        Vdm model(test::tiny_model(kind, "continuous"), DType::F64, init);
+        test::randomize_zero_inits(model, 100);
         const Shape shape = model.image_shape(1);
         Tensor x = test::uniform(shape, 7, -1.0, 1.0), eps = test::randn(shape, 8);
         NoGradGuard no_grad;

@@ -8,37 +8,16 @@
 #include <filesystem>
 
 #include "autodiff/gradcheck.h"
-#include "tests/helpers.h"
+#include "tests/vdm_helpers.h"
 #include "vdm/bpd.h"
 #include "vdm/checkpoint.h"
 #include "vdm/sampler.h"
 
 using namespace vdm;
+using test::randomize_zero_inits;
+using test::tiny_model;
 
 namespace {
-
-VdmConfig tiny_model(const std::string& schedule, const std::string& loss) {
-    VdmConfig c;
-    c.net.height = c.net.width = 4;
-    c.net.channels = 8;
-    c.net.groups = 2;
-    c.net.blocks = 1;
-    c.net.fourier_min = 1;
-    c.net.fourier_max = 2;
-    c.schedule = schedule;
-    c.schedule_width = 4;
-    c.loss = loss;
-    c.T = 20;
-    return c;
-}
-
-// Zero-initialized layers get random weights, so every parameter has a gradient.
-void randomize_zero_inits(const Vdm& model, uint64_t seed) {
-    for (const Parameter& p : model.parameters())
-        if (p.name.find("conv2") != std::string::npos || p.name.find("conv_out") != std::string::npos ||
-            p.name.find("proj.weight") != std::string::npos)
-            p.var.data()->value = test::randn(p.var.shape(), seed++, 0.2, p.var.dtype());
-}
 
 // n synthetic 4x4 "images": a bright square on a dark background, shifted by index.
 Dataset synthetic_images(int64_t n) {
