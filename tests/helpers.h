@@ -1,10 +1,13 @@
 // Small helpers shared by the tests: reproducible random tensors, temp folders.
 #pragma once
+#include <doctest/doctest.h>
+
 #include <filesystem>
 #include <random>
 #include <string>
 
 #include "tensor/backend.h"
+#include "tensor/error.h"
 #include "tensor/tensor.h"
 
 namespace vdm::test {
@@ -56,5 +59,22 @@ struct TempDir {
     TempDir& operator=(const TempDir&) = delete;
     std::string file(const std::string& name) const { return (path / name).string(); }
 };
+
+// f() must throw a one-line vdm::Error whose message contains path and keyword.
+template <typename F>
+void check_error(F&& f, const std::string& path, const std::string& keyword) {
+    std::string message;
+    try {
+        f();
+        FAIL_CHECK("no vdm::Error thrown; expected one naming " << path << " with: " << keyword);
+        return;
+    } catch (const vdm::Error& e) {
+        message = e.what();
+    }
+    INFO("message: " << message);
+    CHECK(message.find(path) != std::string::npos);
+    CHECK(message.find(keyword) != std::string::npos);
+    CHECK(message.find('\n') == std::string::npos);
+}
 
 }  // namespace vdm::test

@@ -60,22 +60,6 @@ std::vector<uint8_t> iota_bytes(size_t n) {
     return bytes;
 }
 
-// f() must throw a one-line vdm::Error naming path and containing keyword.
-template <typename F>
-void check_error(F&& f, const std::string& path, const std::string& keyword) {
-    std::string message;
-    try {
-        f();
-        FAIL_CHECK("no vdm::Error thrown; expected one naming " << path << " with: " << keyword);
-        return;
-    } catch (const vdm::Error& e) {
-        message = e.what();
-    }
-    INFO("message: " << message);
-    CHECK(message.find(path) != std::string::npos);
-    CHECK(message.find(keyword) != std::string::npos);
-    CHECK(message.find('\n') == std::string::npos);
-}
 
 std::string data_root() {
     const char* root = std::getenv("VDM_DATA");
@@ -179,7 +163,7 @@ TEST_CASE("load_split reads a folder of small IDX files") {
               std::vector<uint8_t>(images.begin() + 16, images.end()));
         CHECK(std::vector<uint8_t>(batch.begin() + 8, batch.end()) ==
               std::vector<uint8_t>(images.begin(), images.begin() + 8));
-        check_error([&] { vdm::gather_images(data, {3}, batch.data()); }, "gather_images", "range");
+        vdm::test::check_error([&] { vdm::gather_images(data, {3}, batch.data()); }, "gather_images", "range");
     }
     SUBCASE("uncompressed files, 4-D images (n, C, H, W)") {
         write_file(tmp.file("t10k-images-idx3-ubyte"), idx_bytes({3, 2, 1, 4}, images));
@@ -201,10 +185,10 @@ TEST_CASE("read_idx rejects broken files with a one-line error naming the file")
         CAPTURE(name);
         std::string path = tmp.file(name);
         write_file(path, bytes);
-        check_error([&] { vdm::read_idx(path); }, path, keyword);
+        vdm::test::check_error([&] { vdm::read_idx(path); }, path, keyword);
     };
 
-    check_error([&] { vdm::read_idx(tmp.file("absent.gz")); }, tmp.file("absent.gz"), "cannot open");
+    vdm::test::check_error([&] { vdm::read_idx(tmp.file("absent.gz")); }, tmp.file("absent.gz"), "cannot open");
     broken("empty-idx3-ubyte", {}, "empty");
     broken("empty.gz", {}, "empty");
     broken("notgzip.gz", good, "not a gzip file");
@@ -247,19 +231,19 @@ TEST_CASE("load_split rejects missing files, mismatched counts and bad labels") 
     std::string labels = tmp.file("train-labels-idx1-ubyte.gz");
     write_file(images, gzip_bytes(idx_bytes({3, 2, 4}, iota_bytes(24))));
 
-    check_error([&] { vdm::load_split(dir, Split::Train); }, "train-labels-idx1-ubyte", "missing");
-    check_error([&] { vdm::load_split(dir, Split::Test); }, "t10k-images-idx3-ubyte", "missing");
+    vdm::test::check_error([&] { vdm::load_split(dir, Split::Train); }, "train-labels-idx1-ubyte", "missing");
+    vdm::test::check_error([&] { vdm::load_split(dir, Split::Test); }, "t10k-images-idx3-ubyte", "missing");
 
     write_file(labels, gzip_bytes(idx_bytes({4}, {1, 2, 3, 4})));
-    check_error([&] { vdm::load_split(dir, Split::Train); }, labels, "count mismatch");
-    check_error([&] { vdm::load_split(dir, Split::Train); }, images, "3 images");
+    vdm::test::check_error([&] { vdm::load_split(dir, Split::Train); }, labels, "count mismatch");
+    vdm::test::check_error([&] { vdm::load_split(dir, Split::Train); }, images, "3 images");
 
     write_file(labels, gzip_bytes(idx_bytes({3}, {1, 10, 3})));
-    check_error([&] { vdm::load_split(dir, Split::Train); }, labels, "index 1 is 10");
+    vdm::test::check_error([&] { vdm::load_split(dir, Split::Train); }, labels, "index 1 is 10");
 
     write_file(labels, gzip_bytes(idx_bytes({3, 1}, {1, 2, 3})));
-    check_error([&] { vdm::load_split(dir, Split::Train); }, labels, "1 dim");
+    vdm::test::check_error([&] { vdm::load_split(dir, Split::Train); }, labels, "1 dim");
 
     write_file(images, gzip_bytes(idx_bytes({24}, iota_bytes(24))));
-    check_error([&] { vdm::load_split(dir, Split::Train); }, images, "3 dims");
+    vdm::test::check_error([&] { vdm::load_split(dir, Split::Train); }, images, "3 dims");
 }

@@ -46,22 +46,6 @@ std::vector<uint8_t> file_bytes(const std::string& header, size_t data_bytes) {
     return bytes;
 }
 
-// f() must throw a one-line vdm::Error containing path and keyword.
-template <typename F>
-void check_error(F&& f, const std::string& path, const std::string& keyword) {
-    std::string message;
-    try {
-        f();
-        FAIL_CHECK("no vdm::Error thrown; expected one naming " << path << " with: " << keyword);
-        return;
-    } catch (const vdm::Error& e) {
-        message = e.what();
-    }
-    INFO("message: " << message);
-    CHECK(message.find(path) != std::string::npos);
-    CHECK(message.find(keyword) != std::string::npos);
-    CHECK(message.find('\n') == std::string::npos);
-}
 
 }  // namespace
 
@@ -177,7 +161,7 @@ TEST_CASE("load_safetensors rejects broken files with a one-line error naming th
         CAPTURE(name);
         std::string path = tmp.file(name);
         write_file(path, bytes);
-        check_error([&] { vdm::load_safetensors(path); }, path, keyword);
+        vdm::test::check_error([&] { vdm::load_safetensors(path); }, path, keyword);
     };
     // A header describing one tensor "w" with the given fields.
     auto one = [](const std::string& dtype, const std::string& shape, const std::string& offsets) {
@@ -193,9 +177,9 @@ TEST_CASE("load_safetensors rejects broken files with a one-line error naming th
     auto cut = [&](size_t size) {
         return std::vector<uint8_t>(good.begin(), good.begin() + std::ptrdiff_t(size));
     };
-    check_error([&] { vdm::load_safetensors(tmp.file("absent")); }, tmp.file("absent"),
+    vdm::test::check_error([&] { vdm::load_safetensors(tmp.file("absent")); }, tmp.file("absent"),
                 "cannot open");
-    check_error([&] { vdm::load_safetensors(tmp.path.string()); }, tmp.path.string(), "cannot");
+    vdm::test::check_error([&] { vdm::load_safetensors(tmp.path.string()); }, tmp.path.string(), "cannot");
     broken("empty", {}, "too short");
     broken("cut-in-length", cut(5), "too short");
     broken("length-only", cut(8), "header length");
@@ -314,30 +298,30 @@ TEST_CASE("save_safetensors writes atomically and refuses bad input with one lin
 
     // Refused input leaves the existing file as it was.
     std::vector<uint8_t> before = read_file(path);
-    check_error([&] { vdm::save_safetensors(path, {{"", first}}, {}); }, path, "empty name");
-    check_error([&] { vdm::save_safetensors(path, {{"__metadata__", first}}); }, path, "reserved");
-    check_error(
+    vdm::test::check_error([&] { vdm::save_safetensors(path, {{"", first}}, {}); }, path, "empty name");
+    vdm::test::check_error([&] { vdm::save_safetensors(path, {{"__metadata__", first}}); }, path, "reserved");
+    vdm::test::check_error(
         [&] {
             vdm::save_safetensors(path, {{"x", first}, {"x", second}});
         },
         path, "two tensors named 'x'");
-    check_error([&] { vdm::save_safetensors(path, {{"x", Tensor()}}, {}); }, path, "undefined");
+    vdm::test::check_error([&] { vdm::save_safetensors(path, {{"x", Tensor()}}, {}); }, path, "undefined");
 
     // A failing write (the temporary name is taken by a folder) leaves it as it was too.
     fs::create_directory(path + ".tmp");
-    check_error([&] { vdm::save_safetensors(path, {{"x", first}}, {}); }, path, "cannot create");
+    vdm::test::check_error([&] { vdm::save_safetensors(path, {{"x", first}}, {}); }, path, "cannot create");
     fs::remove(path + ".tmp");
     CHECK(read_file(path) == before);
 
     // A missing folder: nothing is created.
     std::string nowhere = tmp.file("missing/ckpt.safetensors");
-    check_error([&] { vdm::save_safetensors(nowhere, {{"x", first}}); }, nowhere, "cannot create");
+    vdm::test::check_error([&] { vdm::save_safetensors(nowhere, {{"x", first}}); }, nowhere, "cannot create");
     CHECK_FALSE(fs::exists(tmp.file("missing")));
 
     // A failing rename (the target is a non-empty folder) removes the temporary file.
     std::string folder = tmp.file("folder");
     fs::create_directories(folder + "/inside");
-    check_error([&] { vdm::save_safetensors(folder, {{"x", first}}); }, folder, "cannot rename");
+    vdm::test::check_error([&] { vdm::save_safetensors(folder, {{"x", first}}); }, folder, "cannot rename");
     CHECK_FALSE(fs::exists(folder + ".tmp"));
     CHECK(fs::is_directory(folder + "/inside"));
 }

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <functional>
 
+#include "tensor/parse_number.h"
+
 namespace vdm {
 
 namespace {
@@ -28,28 +30,14 @@ struct MetadataReader {
         return it->second;
     }
     int64_t integer(const std::string& key) const {
-        const std::string& v = text(key);
-        size_t used = 0;
-        long long x = 0;
-        try {
-            x = std::stoll(v, &used);
-        } catch (const std::exception&) {
-            used = 0;
-        }
-        VDM_CHECK(used == v.size() && !v.empty(), path, ": metadata '", key, "' = '", v,
+        int64_t x = 0;
+        VDM_CHECK(parse_int64(text(key), &x), path, ": metadata '", key, "' = '", text(key),
                   "' is not an integer");
         return x;
     }
     double real(const std::string& key) const {
-        const std::string& v = text(key);
-        size_t used = 0;
         double x = 0;
-        try {
-            x = std::stod(v, &used);
-        } catch (const std::exception&) {
-            used = 0;
-        }
-        VDM_CHECK(used == v.size() && !v.empty(), path, ": metadata '", key, "' = '", v,
+        VDM_CHECK(parse_double(text(key), &x), path, ": metadata '", key, "' = '", text(key),
                   "' is not a number");
         return x;
     }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tensor/error.h"
+#include "tensor/parse_number.h"
 
 namespace vdm {
 
@@ -26,14 +27,8 @@ public:
     void add(const std::string& name, int64_t* target, int64_t lo, int64_t hi,
              const std::string& help) {
         add_parser(name, std::to_string(*target), help, [=](const std::string& v) {
-            size_t used = 0;
-            long long x = 0;
-            try {
-                x = std::stoll(v, &used);
-            } catch (const std::exception&) {
-                used = 0;
-            }
-            VDM_CHECK(used == v.size() && !v.empty(), "--", name, ": '", v, "' is not an integer");
+            int64_t x = 0;
+            VDM_CHECK(parse_int64(v, &x), "--", name, ": '", v, "' is not an integer");
             VDM_CHECK(x >= lo && x <= hi, "--", name, ": ", x, " is outside [", lo, ", ", hi, "]");
             *target = x;
         });
@@ -42,14 +37,8 @@ public:
     void add(const std::string& name, double* target, double lo, double hi,
              const std::string& help) {
         add_parser(name, std::to_string(*target), help, [=](const std::string& v) {
-            size_t used = 0;
             double x = 0;
-            try {
-                x = std::stod(v, &used);
-            } catch (const std::exception&) {
-                used = 0;
-            }
-            VDM_CHECK(used == v.size() && !v.empty(), "--", name, ": '", v, "' is not a number");
+            VDM_CHECK(parse_double(v, &x), "--", name, ": '", v, "' is not a number");
             VDM_CHECK(x > lo && x <= hi, "--", name, ": ", v, " is outside (", lo, ", ", hi, "]");
             *target = x;
         });
