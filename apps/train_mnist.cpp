@@ -165,7 +165,6 @@ int main(int argc, char** argv) {
             return e;
         };
 
-        const int64_t first_step = trainer.steps_done;
         auto start = std::chrono::steady_clock::now(), last_print = start;
         Window log_window, print_window;
         StepStats last_logged;
@@ -185,8 +184,9 @@ int main(int argc, char** argv) {
             }
             auto now = std::chrono::steady_clock::now();
             if (std::chrono::duration<double>(now - last_print).count() >= 1.0 || step == steps) {
-                const double elapsed = std::chrono::duration<double>(now - start).count();
-                const double per_step = elapsed / double(step - first_step);
+                // speed over this print window only (evaluations excluded, see below)
+                const double per_step = std::chrono::duration<double>(now - last_print).count() /
+                                        double(print_window.count);
                 StepStats m = print_window.mean();
                 std::fprintf(stderr,
                              "step %6lld/%lld | bpd %.4f (prior %.4f recon %.4f diff %.4f) | grad %.3f | lr %.2e | "
@@ -200,6 +200,7 @@ int main(int argc, char** argv) {
             if (eval_every > 0 && step % eval_every == 0 && step != steps) {
                 last_eval = evaluate();
                 save_checkpoint(trainer, ckpt_path);
+                last_print = std::chrono::steady_clock::now();  // keep it out of the step speed
             }
         }
         last_eval = evaluate();

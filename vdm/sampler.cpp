@@ -43,6 +43,7 @@ std::vector<uint8_t> ancestral_sample(const Vdm& model, int64_t n, int64_t steps
                            normal());
         if (progress) progress(i);
     }
+    require_finite(z.value(), "ancestral_sample: z_0");
     // decoder mode: the value v whose f(v) is nearest to z_0 / alpha_0
     Tensor x_est = (z / alpha(model.schedule->gamma_0())).value();
     std::vector<uint8_t> pixels(size_t(x_est.numel()));
