@@ -68,12 +68,12 @@ int main(int argc, char** argv) {
         flags.add("lr", &tc.lr, 0.0, 1.0, "peak learning rate (AdamW)");
         flags.add("warmup", &tc.warmup, 0, 100000000, "linear learning-rate warmup steps");
         flags.add("clip", &tc.clip, 0.0, 1e9, "max global gradient norm");
-        flags.add("ema", &tc.ema_decay, -1e-300, 0.999999, "EMA decay of the weights used for eval and samples");
+        flags.add("ema", &tc.ema_decay, 0.0, 0.999999, "EMA decay of the weights used for eval and samples", true);
         flags.add("channels", &mc.net.channels, 8, 1024, "ScoreNet width (a multiple of --groups)");
         flags.add("blocks", &mc.net.blocks, 0, 64, "ResNet blocks in the down stack");
         flags.add_choice("attention", &attention, {"on", "off"}, "self-attention in the middle block");
         flags.add_choice("fourier", &fourier, {"on", "off"}, "Fourier features of z_t as extra inputs");
-        flags.add("dropout", &mc.net.dropout, -1e-300, 0.9, "dropout in the ResNet blocks");
+        flags.add("dropout", &mc.net.dropout, 0.0, 0.9, "dropout in the ResNet blocks", true);
         flags.add_choice("schedule", &mc.schedule, {"linear", "learned"}, "noise schedule gamma(t)");
         flags.add("gamma-min", &mc.gamma_min, -30.0, 30.0, "gamma(0) (learned: its start)");
         flags.add("gamma-max", &mc.gamma_max, -30.0, 30.0, "gamma(1) (learned: its start)");
@@ -190,9 +190,9 @@ int main(int argc, char** argv) {
                 StepStats m = print_window.mean();
                 std::fprintf(stderr,
                              "step %6lld/%lld | bpd %.4f (prior %.4f recon %.4f diff %.4f) | grad %.3f | lr %.2e | "
-                             "%.0f ms/step %.0f img/s %.1f GFLOP/s | ETA %.0fs\n",
+                             "%.2f steps/s %.0f ms/step %.0f img/s %.1f GFLOP/s | ETA %.0fs\n",
                              (long long)step, (long long)steps, m.bpd, m.prior, m.recon, m.diffusion,
-                             m.grad_norm, m.lr, 1e3 * per_step, double(cfg.train.batch) / per_step,
+                             m.grad_norm, m.lr, 1.0 / per_step, 1e3 * per_step, double(cfg.train.batch) / per_step,
                              flops_per_step / per_step / 1e9, per_step * double(steps - step));
                 print_window = Window();
                 last_print = now;

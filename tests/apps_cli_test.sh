@@ -70,6 +70,7 @@ expect_error train_mnist "not one of" --loss sometimes
 expect_error train_mnist "not one of" --attention maybe
 expect_error train_mnist "outside" --lr -1
 expect_error train_mnist "outside" --T 0
+expect_error train_mnist "outside [0, 0.9]" --dropout -0.1
 expect_error train_mnist "must exceed" --gamma-min 3 --gamma-max 2
 expect_error train_mnist "multiple of" --channels 12
 expect_error vdm_eval "--ckpt is required"

@@ -33,13 +33,14 @@ public:
             *target = x;
         });
     }
-    // Real flag in (lo, hi].
+    // Real flag in (lo, hi], or in [lo, hi] when lo_included.
     void add(const std::string& name, double* target, double lo, double hi,
-             const std::string& help) {
+             const std::string& help, bool lo_included = false) {
         add_parser(name, std::to_string(*target), help, [=](const std::string& v) {
             double x = 0;
             VDM_CHECK(parse_double(v, &x), "--", name, ": '", v, "' is not a number");
-            VDM_CHECK(x > lo && x <= hi, "--", name, ": ", v, " is outside (", lo, ", ", hi, "]");
+            VDM_CHECK((lo_included ? x >= lo : x > lo) && x <= hi, "--", name, ": ", v,
+                      " is outside ", lo_included ? "[" : "(", lo, ", ", hi, "]");
             *target = x;
         });
     }
