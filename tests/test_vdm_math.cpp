@@ -29,7 +29,8 @@ const std::pair<double, double> kGammaPairs[] = {
 }  // namespace
 
 TEST_CASE("two Markov steps compose to the marginal (VDM_REFERENCE 1)") {
-    for (auto [gamma_s, gamma_t] : kGammaPairs) {
+    for (const auto& pair : kGammaPairs) {
+        const double gamma_s = pair.first, gamma_t = pair.second;  // (clang: no lambda capture of bindings)
         CAPTURE(gamma_s);
         CAPTURE(gamma_t);
         Var gs = scalar(gamma_s), gt = scalar(gamma_t);
@@ -51,7 +52,8 @@ TEST_CASE("two Markov steps compose to the marginal (VDM_REFERENCE 1)") {
 
 TEST_CASE("Bayes' rule gives the posterior mu_Q and sigma_Q^2 (VDM_REFERENCE 1)") {
     const double x = 0.37, z_t = -0.81;
-    for (auto [gamma_s, gamma_t] : kGammaPairs) {
+    for (const auto& pair : kGammaPairs) {
+        const double gamma_s = pair.first, gamma_t = pair.second;  // (clang: no lambda capture of bindings)
         CAPTURE(gamma_s);
         CAPTURE(gamma_t);
         // q(z_s|x) q(z_t|z_s) as a Gaussian in z_s: precisions add, means weight by precision.
@@ -68,7 +70,8 @@ TEST_CASE("Bayes' rule gives the posterior mu_Q and sigma_Q^2 (VDM_REFERENCE 1)"
 }
 
 TEST_CASE("stable variance forms equal the plain ones, and stay exact for tiny steps") {
-    for (auto [gamma_s, gamma_t] : kGammaPairs) {
+    for (const auto& pair : kGammaPairs) {
+        const double gamma_s = pair.first, gamma_t = pair.second;  // (clang: no lambda capture of bindings)
         double s_s2 = plain_sigmoid(gamma_s), s_t2 = plain_sigmoid(gamma_t);
         double a_ts2 = plain_sigmoid(-gamma_t) / plain_sigmoid(-gamma_s);
         double plain_transition = s_t2 - a_ts2 * s_s2;
@@ -93,7 +96,8 @@ TEST_CASE("a discrete diffusion term equals the Gaussian KL of posterior and mod
     Tensor x = test::uniform(shape, 1, -1.0, 1.0), eps = test::randn(shape, 2);
     Tensor eps_hat = test::randn(shape, 3, 0.5);
     const int64_t T = 50;
-    for (auto [gamma_s, gamma_t] : kGammaPairs) {
+    for (const auto& pair : kGammaPairs) {
+        const double gamma_s = pair.first, gamma_t = pair.second;  // (clang: no lambda capture of bindings)
         CAPTURE(gamma_s);
         Var gs = scalar(gamma_s), gt = scalar(gamma_t);
         Var z_t = marginal_sample(Var(x), gt, Var(eps));
@@ -265,7 +269,8 @@ TEST_CASE("an ancestral step with the true eps has the posterior's mean and vari
     const Shape shape{2, 1, 3, 3};
     Tensor x = test::uniform(shape, 41, -1.0, 1.0), eps = test::randn(shape, 42);
     Tensor xi = test::randn(shape, 43);
-    for (auto [gamma_s, gamma_t] : kGammaPairs) {
+    for (const auto& pair : kGammaPairs) {
+        const double gamma_s = pair.first, gamma_t = pair.second;  // (clang: no lambda capture of bindings)
         CAPTURE(gamma_s);
         Var gs = scalar(gamma_s), gt = scalar(gamma_t);
         Var z_t = marginal_sample(Var(x), gt, Var(eps));

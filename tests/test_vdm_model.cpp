@@ -64,8 +64,9 @@ bool same_stats(const StepStats& a, const StepStats& b) {
 TEST_CASE("gradient check of the whole VDM bound w.r.t. network and schedule parameters") {
     const Dataset data = synthetic_images(3);
     const std::vector<uint8_t> pixels = pixels_of(data, 3);
-    for (auto [schedule, loss] : {std::pair{"learned", "continuous"}, {"learned", "discrete"},
-                                  {"linear", "continuous"}}) {
+    for (const auto& pair : {std::pair{"learned", "continuous"}, {"learned", "discrete"},
+                             {"linear", "continuous"}}) {
+        const char *schedule = pair.first, *loss = pair.second;
         CAPTURE(schedule);
         CAPTURE(loss);
         Rng init(1), noise_rng(2);
