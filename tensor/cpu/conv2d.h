@@ -4,6 +4,7 @@
 #pragma once
 #include <omp.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -22,19 +23,33 @@ struct ConvDims {
     int64_t CKK() const { return Cin * k * k; }  // rows of the im2col matrix
 };
 
+// For a shift dx = kx - pad, the output columns w whose input column w + dx lies in
+// the image: [w_begin, w_end). Outside that range the padding contributes zeros.
+struct ValidColumns {
+    int64_t begin, end;
+    ValidColumns(int64_t W, int64_t shift)
+        : begin(shift < 0 ? -shift : 0), end(shift > 0 ? W - shift : W) {}
+};
+
 // col (Cin*k*k, H*W): row (c, ky, kx) holds x[c] shifted by (ky - pad, kx - pad).
+// Each output row is a zero prefix, a copied span of the input row, a zero suffix.
 template <typename T> void im2col(const ConvDims& d, const T* x, T* col) {
 #pragma omp parallel for if (d.CKK() * d.HW() > kParallelGrain)
     for (int64_t row = 0; row < d.CKK(); ++row) {
         int64_t c = row / (d.k * d.k), ky = (row / d.k) % d.k, kx = row % d.k;
+        const ValidColumns valid(d.W, kx - d.pad);
         T* out = col + row * d.HW();
         for (int64_t h = 0; h < d.H; ++h) {
+            T* out_row = out + h * d.W;
             int64_t ih = h + ky - d.pad;
-            for (int64_t w = 0; w < d.W; ++w) {
-                int64_t iw = w + kx - d.pad;
-                bool inside = ih >= 0 && ih < d.H && iw >= 0 && iw < d.W;
-                out[h * d.W + w] = inside ? x[(c * d.H + ih) * d.W + iw] : T(0);
+            if (ih < 0 || ih >= d.H) {
+                std::fill(out_row, out_row + d.W, T(0));
+                continue;
             }
+            const T* in_row = x + (c * d.H + ih) * d.W + (kx - d.pad);
+            std::fill(out_row, out_row + valid.begin, T(0));
+            std::copy(in_row + valid.begin, in_row + valid.end, out_row + valid.begin);
+            std::fill(out_row + valid.end, out_row + d.W, T(0));
         }
     }
 }
@@ -49,13 +64,14 @@ template <typename T> void col2im(const ConvDims& d, const T* dcol, T* dx) {
         for (int64_t ky = 0; ky < d.k; ++ky)
             for (int64_t kx = 0; kx < d.k; ++kx) {
                 const T* in = dcol + ((c * d.k + ky) * d.k + kx) * d.HW();
+                const ValidColumns valid(d.W, kx - d.pad);
                 for (int64_t h = 0; h < d.H; ++h) {
                     int64_t ih = h + ky - d.pad;
                     if (ih < 0 || ih >= d.H) continue;
-                    for (int64_t w = 0; w < d.W; ++w) {
-                        int64_t iw = w + kx - d.pad;
-                        if (iw >= 0 && iw < d.W) dxc[ih * d.W + iw] += in[h * d.W + w];
-                    }
+                    T* dx_row = dxc + ih * d.W + (kx - d.pad);
+                    const T* in_row = in + h * d.W;
+#pragma omp simd
+                    for (int64_t w = valid.begin; w < valid.end; ++w) dx_row[w] += in_row[w];
                 }
             }
     }
