@@ -41,13 +41,20 @@ void pack_panels(bool depth_major, const T* X, int64_t ld, int64_t extent, int64
 #pragma omp for
     for (int64_t p = 0; p < panels; ++p) {
         T* dst = out + p * kc * W;
-        for (int64_t k = 0; k < kc; ++k)
-            for (int r = 0; r < W; ++r) {
-                int64_t i = p * W + r;
-                dst[k * W + r] = i >= extent     ? T(0)
-                                 : depth_major ? X[(k0 + k) * ld + i]
-                                               : X[i * ld + k0 + k];
+        const int lines = int(std::min<int64_t>(W, extent - p * W));  // the rest is padding
+        if (depth_major) {  // each depth k is a contiguous run of lines
+            for (int64_t k = 0; k < kc; ++k) {
+                const T* src = X + (k0 + k) * ld + p * W;
+                std::copy(src, src + lines, dst + k * W);
+                std::fill(dst + k * W + lines, dst + (k + 1) * W, T(0));
             }
+        } else {  // each line is a contiguous run of depths
+            for (int r = 0; r < lines; ++r) {
+                const T* src = X + (p * W + r) * ld + k0;
+                for (int64_t k = 0; k < kc; ++k) dst[k * W + r] = src[k];
+            }
+            for (int64_t k = 0; k < kc; ++k) std::fill(dst + k * W + lines, dst + (k + 1) * W, T(0));
+        }
     }
 }
 
