@@ -1,5 +1,6 @@
 # vdm.cpp build.  make | make test | make clean
-# Switches: SANITIZE=1 (address+undefined), DEBUG=1 (-O0 -g), WERROR=1, CXX=clang++.
+# Switches: SANITIZE=1 (address+undefined), DEBUG=1 (-O0 -g), WERROR=1, CXX=clang++,
+# CUDA=1 / CUDA=0 (default: 1 when nvcc is found on PATH or in /usr/local/cuda/bin).
 # Objects go to build/<variant>/, app binaries to the repo root.
 
 CXX      ?= g++
@@ -17,9 +18,35 @@ endif
 ifneq ($(findstring clang,$(CXX)),)
   VARIANT  := $(VARIANT)-clang
 endif
+
+# --- CUDA backend (tensor/cuda/*.cu): Hopper machine code plus PTX for newer GPUs.
+NVCC ?= $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc))
+CUDA ?= $(if $(NVCC),1,0)
+ifeq ($(CUDA),1)
+  ifeq ($(NVCC),)
+    $(error CUDA=1 but nvcc was not found (put it on PATH or set NVCC=/path/to/nvcc))
+  endif
+  VARIANT   := $(VARIANT)-cuda
+  CUDA_HOME := $(patsubst %/bin/nvcc,%,$(realpath $(NVCC)))
+  CUDA_ARCH := -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+  NVCCFLAGS := -std=c++17 $(filter -O%,$(OPTFLAGS)) $(CUDA_ARCH) -DVDM_CUDA=1 -I. -MMD -MP \
+               --extended-lambda \
+               -Xcompiler -Wall,-Wextra
+  ifeq ($(DEBUG),1)
+    NVCCFLAGS += -g -lineinfo
+  else
+    NVCCFLAGS += -lineinfo
+  endif
+  ifeq ($(WERROR),1)
+    NVCCFLAGS += -Werror all-warnings -Xcompiler -Werror
+  endif
+  CUDA_LIBDIR := $(firstword $(wildcard $(CUDA_HOME)/lib64 $(CUDA_HOME)/lib))
+  CUDA_LIBS := -L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcublas -lcudart
+endif
+
 BUILD    := build/$(VARIANT)
 # The default build puts the apps at the repo root; other variants keep theirs in BUILD.
-APP_DIR  := $(if $(filter release,$(VARIANT)),.,$(BUILD))
+APP_DIR  := $(if $(filter release release-cuda,$(VARIANT)),.,$(BUILD))
 
 CXXFLAGS := -std=c++17 $(OPTFLAGS) -fopenmp -Wall -Wextra -I. -MMD -MP
 ifeq ($(WERROR),1)
@@ -27,10 +54,18 @@ ifeq ($(WERROR),1)
 endif
 LDFLAGS  := $(OPTFLAGS) -fopenmp
 LDLIBS   := -lz
+ifeq ($(CUDA),1)
+  CXXFLAGS += -DVDM_CUDA=1
+  LDLIBS   += $(CUDA_LIBS)
+endif
 
 LIB_DIRS := tensor tensor/cpu autodiff nn vdm datasets
 LIB_SRCS := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp))
 LIB_OBJS := $(LIB_SRCS:%.cpp=$(BUILD)/%.o)
+ifeq ($(CUDA),1)
+  CU_SRCS  := $(wildcard tensor/cuda/*.cu)
+  LIB_OBJS += $(CU_SRCS:%.cu=$(BUILD)/%.o)
+endif
 APP_SRCS := $(wildcard apps/*.cpp)
 APPS     := $(APP_SRCS:apps/%.cpp=$(APP_DIR)/%)
 TEST_SRCS := $(wildcard tests/*.cpp)
@@ -48,11 +83,21 @@ probe:
 	  $(CXX) -fopenmp -x c++ - -o /dev/null 2>/dev/null && echo "  ✓ OpenMP" || echo "  ✗ OpenMP"
 	@echo 'int main(){}' | $(CXX) -march=native -dM -E -x c++ - 2>/dev/null | grep -q __AVX512F__ \
 	  && echo "  ✓ AVX-512" || echo "  ✗ AVX-512 (generic SIMD)"
-	@echo "  ✗ CUDA backend not built yet: CPU only"
+ifeq ($(CUDA),1)
+	@echo "  ✓ CUDA backend: $(NVCC) ($$($(NVCC) --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')), sm_90 + PTX, cuBLAS"
+	@command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -q GPU \
+	  && echo "  ✓ GPU: $$(nvidia-smi -L | head -n 1)" || echo "  ✗ no GPU visible: CUDA tests will skip"
+else
+	@echo "  ✗ CUDA backend off (CUDA=0 or no nvcc): CPU only"
+endif
 
 $(BUILD)/%.o: %.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(BUILD)/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
 
 $(BUILD)/libvdm.a: $(LIB_OBJS)
 	@rm -f $@

@@ -1,5 +1,9 @@
 #include "tensor/backend.h"
 
+#ifdef VDM_CUDA
+#include "tensor/cuda/cuda_api.h"
+#endif
+
 namespace vdm {
 
 Backend& cpu_backend();  // tensor/cpu/cpu_backend.cpp
@@ -33,13 +37,33 @@ const char* binary_op_name(BinaryOp op) {
     return "?";
 }
 
-// The one dispatch point from device to backend. The CUDA backend registers here.
+// The one dispatch point from device to backend.
 Backend& backend_for(Device device) {
-    switch (device) {
-        case Device::CPU: return cpu_backend();
-        case Device::CUDA: break;
-    }
-    fail("backend: this build has no ", device_name(device), " backend (build with CUDA=1)");
+    if (device == Device::CPU) return cpu_backend();
+    std::string why;
+    VDM_CHECK(cuda_available(&why), "cuda: ", why);
+#ifdef VDM_CUDA
+    return cuda::backend();
+#else
+    fail("cuda: ", why);  // unreachable: cuda_available is false without CUDA
+#endif
 }
+
+#ifdef VDM_CUDA
+bool cuda_available(std::string* why) { return cuda::probe(why); }
+DeviceMemoryStats cuda_memory_stats() { return cuda::memory_stats(); }
+std::string cuda_device_name() { return cuda::device_name(); }
+void cuda_set_tf32(bool on) { cuda::set_tf32(on); }
+void cuda_synchronize() { cuda::synchronize(); }
+#else
+bool cuda_available(std::string* why) {
+    if (why) *why = "this build has no CUDA backend (built with CUDA=0 or without nvcc)";
+    return false;
+}
+DeviceMemoryStats cuda_memory_stats() { return {}; }
+std::string cuda_device_name() { return "none (CPU-only build)"; }
+void cuda_set_tf32(bool) { fail("cuda: this build has no CUDA backend (--tf32 needs CUDA=1)"); }
+void cuda_synchronize() {}
+#endif
 
 }  // namespace vdm

@@ -1,11 +1,14 @@
 // The backend seam: every kernel the library runs, as one virtual call per kernel.
 // Differentiable ops (autodiff/) allocate outputs, check shapes, and call
-// backend_for(device).xxx(); the CPU backend (tensor/cpu/) implements all of them,
-// and a CUDA backend implements the same interface, so callers never change.
+// backend_for(device).xxx(); the CPU backend (tensor/cpu/) and the CUDA backend
+// (tensor/cuda/) implement all of them, so callers never change. Their shared
+// per-element arithmetic lives in tensor/kernels/.
 // Kernels write into outputs that the caller allocated with the right shape,
 // dtype and device; shape checks happen before the call, in the op.
 #pragma once
+#include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "tensor/tensor.h"
@@ -19,6 +22,13 @@ enum class UnaryOp {
 // Elementwise functions of two tensors, with numpy broadcasting.
 enum class BinaryOp { Add, Sub, Mul, Div };
 
+// The scalars of one AdamW update (nn/adamw.cpp computes them once per step).
+struct AdamWStep {
+    double lr, beta1, beta2, eps;
+    double decay;                      // 1 - lr * weight_decay, or 1 without decay
+    double correction1, correction2;   // 1 - beta1^n, 1 - beta2^n
+};
+
 const char* unary_op_name(UnaryOp op);
 const char* binary_op_name(BinaryOp op);
 
@@ -26,7 +36,14 @@ class Backend {
 public:
     virtual ~Backend() = default;
 
-    // --- memory and conversion
+    // --- memory: storage for tensors on this backend's device, and byte copies
+    // between it and host memory (dst/src hold t.bytes() bytes)
+    virtual void* allocate(size_t bytes) = 0;
+    virtual void release(void* ptr, size_t bytes) = 0;
+    virtual void copy_from_host(const void* src, Tensor& dst) = 0;
+    virtual void copy_to_host(const Tensor& src, void* dst) = 0;
+
+    // --- conversion and whole-tensor checks
     virtual void fill(Tensor& t, double value) = 0;
     virtual void convert(const Tensor& src, Tensor& dst) = 0;  // same numel, any dtypes
     virtual void accumulate(Tensor& dst, const Tensor& src) = 0;  // dst += src, same shape
@@ -35,6 +52,8 @@ public:
     // --- random numbers: element i gets stream position offset + i (tensor/rng.h)
     virtual void fill_normal(Tensor& t, uint64_t seed, uint64_t offset) = 0;
     virtual void fill_uniform(Tensor& t, uint64_t seed, uint64_t offset) = 0;
+    // Inverted-dropout mask: 1 / (1 - p) where the uniform at that position is >= p, else 0.
+    virtual void fill_keep_mask(Tensor& t, double p, uint64_t seed, uint64_t offset) = 0;
 
     // --- elementwise
     virtual void unary_forward(UnaryOp op, const Tensor& x, Tensor& y) = 0;
@@ -92,9 +111,36 @@ public:
     virtual void gather_last(const Tensor& x, const Tensor& index, Tensor& y) = 0;
     // dx = 0, then dx[.., index[..]] += dy[..].
     virtual void scatter_last(const Tensor& dy, const Tensor& index, Tensor& dx) = 0;
+
+    // --- optimizer (nn/adamw.h, nn/ema.h); all tensors of one parameter's shape
+    // AdamW: m, v updated from g; w = decay w - lr m_hat / (sqrt(v_hat) + eps).
+    virtual void adamw_update(Tensor& w, Tensor& m, Tensor& v, const Tensor& g,
+                              const AdamWStep& step) = 0;
+    // shadow = decay * shadow + (1 - decay) * w
+    virtual void ema_update(Tensor& shadow, const Tensor& w, double decay) = 0;
+    // out[slot] = sum of x^2, accumulated in double; out is F64 (slots) on this device.
+    virtual void sum_squares(const Tensor& x, Tensor& out, int64_t slot) = 0;
 };
 
-// The backend that runs kernels for tensors on `device`.
+// The backend that runs kernels for tensors on `device`. Device::CUDA without a
+// usable GPU (or in a build without CUDA) is an Error saying why.
 Backend& backend_for(Device device);
+
+// Whether Device::CUDA can run kernels here; when not, *why (if given) says why in
+// one line ("this build has no CUDA backend (CUDA=0)", "no GPU: ...").
+bool cuda_available(std::string* why = nullptr);
+
+// The CUDA backend's device and memory, for the apps' reports. Without CUDA the
+// counters are zero and the name says so.
+struct DeviceMemoryStats {
+    int64_t mallocs = 0, frees = 0;  // cudaMalloc / cudaFree calls so far
+    size_t in_use_bytes = 0, cached_bytes = 0, peak_bytes = 0;
+};
+DeviceMemoryStats cuda_memory_stats();
+std::string cuda_device_name();
+// Matrix products in TF32 (tensor cores, ~1e-3 relative error) instead of full f32.
+void cuda_set_tf32(bool on);
+// Waits for all queued GPU work (for timing); a no-op without CUDA.
+void cuda_synchronize();
 
 }  // namespace vdm

@@ -8,11 +8,7 @@
 #include <cstdint>
 #include <vector>
 
-#ifdef __CUDACC__
-#define VDM_HOST_DEVICE __host__ __device__
-#else
-#define VDM_HOST_DEVICE
-#endif
+#include "tensor/kernels/host_device.h"
 
 namespace vdm {
 
@@ -55,7 +51,12 @@ VDM_HOST_DEVICE inline double normal_at(uint64_t seed, uint64_t index) {
     philox4x32(index, seed, r);
     double u1 = uniform_from_words(r[0], r[1]);
     double u2 = uniform_from_words(r[2], r[3]);
-    return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+    return kernels::sqrt(-2.0 * kernels::log(u1)) * kernels::cos(6.283185307179586 * u2);
+}
+
+// Inverted-dropout keep value at stream position `index`: 1 / (1 - p) if kept, else 0.
+VDM_HOST_DEVICE inline double keep_at(uint64_t seed, uint64_t index, double p) {
+    return uniform_at(seed, index) >= p ? 1.0 / (1.0 - p) : 0.0;
 }
 
 // A stream: a seed and how many positions have been used. Each draw of n numbers

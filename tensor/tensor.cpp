@@ -4,7 +4,6 @@
 #include <cstring>
 
 #include "tensor/backend.h"
-#include "tensor/host_allocator.h"
 
 namespace vdm {
 
@@ -28,14 +27,11 @@ const char* dtype_name(DType t) {
 
 const char* device_name(Device d) { return d == Device::CPU ? "cpu" : "cuda"; }
 
-// CPU memory is 64-byte aligned so AVX-512 loads of a row start on a cache line.
 Storage::Storage(size_t bytes_, Device device_) : bytes(bytes_), device(device_) {
-    VDM_CHECK(device == Device::CPU, "storage: this build has no ", device_name(device),
-              " backend");
-    ptr = host_allocate(bytes);
+    ptr = backend_for(device).allocate(bytes);
 }
 
-Storage::~Storage() { host_free(ptr, bytes); }
+Storage::~Storage() { backend_for(device).release(ptr, bytes); }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
     Tensor t;
@@ -56,12 +52,13 @@ Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device
     return t;
 }
 
-Tensor Tensor::from_vector(const Shape& shape, const std::vector<double>& values, DType dtype) {
+Tensor Tensor::from_vector(const Shape& shape, const std::vector<double>& values, DType dtype,
+                           Device device) {
     VDM_CHECK(int64_t(values.size()) == shape.numel(), "from_vector: ", values.size(),
               " values for shape ", shape.str());
     Tensor host = empty(shape, DType::F64);
     std::memcpy(host.raw(), values.data(), values.size() * sizeof(double));
-    return host.to(dtype);
+    return host.to(dtype).to(device);
 }
 
 void Tensor::check_access(DType requested) const {
@@ -83,6 +80,17 @@ Tensor Tensor::clone() const { return to(dtype_); }
 Tensor Tensor::to(DType dtype) const {
     Tensor t = empty(shape_, dtype, device_);
     backend_for(device_).convert(*this, t);
+    return t;
+}
+
+Tensor Tensor::to(Device device) const {
+    VDM_CHECK(defined(), "to: undefined tensor");
+    if (device == device_) return *this;
+    Tensor t = empty(shape_, dtype_, device);
+    if (device_ == Device::CPU)
+        backend_for(device).copy_from_host(raw(), t);
+    else
+        backend_for(device_).copy_to_host(*this, t.raw());
     return t;
 }
 
@@ -108,12 +116,13 @@ double Tensor::at(int64_t i) const {
 
 double Tensor::item() const {
     VDM_CHECK(numel() == 1, "item: tensor of shape ", shape_.str(), " is not one element");
-    return at(0);
+    return to(Device::CPU).at(0);
 }
 
 std::vector<double> Tensor::to_vector() const {
+    const Tensor host = to(Device::CPU);
     std::vector<double> v(static_cast<size_t>(numel()));
-    for (int64_t i = 0; i < numel(); ++i) v[size_t(i)] = at(i);
+    for (int64_t i = 0; i < numel(); ++i) v[size_t(i)] = host.at(i);
     return v;
 }
 

@@ -14,7 +14,8 @@
 
 namespace vdm {
 
-// F32 is the working type; F64 runs the same CPU kernels for gradient checks;
+// F32 is the working type; F64 runs the same kernels for gradient checks and the
+// CUDA parity tests;
 // I32 holds indices (the categorical decoder's pixel values) and supports no math.
 enum class DType { F32, F64, I32 };
 enum class Device { CPU, CUDA };
@@ -28,7 +29,8 @@ template <> constexpr DType dtype_of<float>() { return DType::F32; }
 template <> constexpr DType dtype_of<double>() { return DType::F64; }
 template <> constexpr DType dtype_of<int32_t>() { return DType::I32; }
 
-// Raw memory on one device; freed when the last tensor using it goes away.
+// Raw memory on one device (from that device's backend allocator); freed when the
+// last tensor using it goes away.
 struct Storage {
     void* ptr = nullptr;
     size_t bytes = 0;
@@ -50,7 +52,7 @@ public:
                        Device device = Device::CPU);
     // Values given in row-major order; the count must match the shape.
     static Tensor from_vector(const Shape& shape, const std::vector<double>& values,
-                              DType dtype = DType::F32);
+                              DType dtype = DType::F32, Device device = Device::CPU);
     static Tensor scalar(double value, DType dtype = DType::F32) {
         return full(Shape{}, value, dtype);
     }
@@ -64,7 +66,8 @@ public:
     Device device() const { return device_; }
     size_t bytes() const { return size_t(numel()) * dtype_size(dtype_); }
 
-    // Typed access to the elements; checks the dtype.
+    // Typed access to the elements; checks the dtype. On a CUDA tensor these are
+    // device pointers, for kernels only.
     template <typename T> T* data() {
         check_access(dtype_of<T>());
         return static_cast<T*>(storage_->ptr);
@@ -80,10 +83,14 @@ public:
     Tensor reshape(const Shape& shape) const;
     Tensor clone() const;
     Tensor to(DType dtype) const;  // converted copy (a clone when the dtype is the same)
+    // A copy on `device`; the tensor itself (shared storage) when already there.
+    Tensor to(Device device) const;
     void fill(double value);
     void copy_from(const Tensor& src);  // same shape; converts dtype
 
-    // Host-side reads for tests and logging (convert to double).
+    // Host-side reads for tests and logging (convert to double). item() and
+    // to_vector() copy a CUDA tensor to the host first; at() reads CPU tensors only
+    // (call to(Device::CPU) once rather than at() per element of a GPU tensor).
     double item() const;  // the only element of a one-element tensor
     double at(int64_t flat_index) const;
     std::vector<double> to_vector() const;

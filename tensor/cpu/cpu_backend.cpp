@@ -10,9 +10,11 @@
 #include "tensor/cpu/gemm.h"
 #include "tensor/cpu/group_norm.h"
 #include "tensor/cpu/layout.h"
+#include "tensor/cpu/optim.h"
 #include "tensor/cpu/reduce.h"
 #include "tensor/cpu/softmax.h"
 #include "tensor/dispatch.h"
+#include "tensor/host_allocator.h"
 #include "tensor/rng.h"
 
 namespace vdm {
@@ -30,6 +32,16 @@ template <typename TensorRef, typename Fn> void with_any_dtype(TensorRef& t, Fn&
 
 class CpuBackend final : public Backend {
 public:
+    // 64-byte aligned, so AVX-512 loads of a row start on a cache line.
+    void* allocate(size_t bytes) override { return host_allocate(bytes); }
+    void release(void* ptr, size_t bytes) override { host_free(ptr, bytes); }
+    void copy_from_host(const void* src, Tensor& dst) override {
+        std::memcpy(dst.raw(), src, dst.bytes());
+    }
+    void copy_to_host(const Tensor& src, void* dst) override {
+        std::memcpy(dst, src.raw(), src.bytes());
+    }
+
     void fill(Tensor& t, double value) override {
         with_any_dtype(t, [&](auto* p) {
             using V = std::remove_pointer_t<decltype(p)>;
@@ -62,6 +74,12 @@ public:
     void fill_uniform(Tensor& t, uint64_t seed, uint64_t offset) override {
         VDM_DISPATCH_FLOAT(t.dtype(), "fill_uniform",
                            cpu::fill_random<T>(t.data<T>(), t.numel(), seed, offset, uniform_at));
+    }
+
+    void fill_keep_mask(Tensor& t, double p, uint64_t seed, uint64_t offset) override {
+        VDM_DISPATCH_FLOAT(t.dtype(), "dropout",
+                           cpu::fill_random<T>(t.data<T>(), t.numel(), seed, offset,
+                                               [p](uint64_t s, uint64_t i) { return keep_at(s, i, p); }));
     }
 
     void unary_forward(UnaryOp op, const Tensor& x, Tensor& y) override {
@@ -165,6 +183,23 @@ public:
 
     void scatter_last(const Tensor& dy, const Tensor& index, Tensor& dx) override {
         VDM_DISPATCH_FLOAT(dy.dtype(), "gather_backward", cpu::scatter_last<T>(dy, index, dx));
+    }
+
+    void adamw_update(Tensor& w, Tensor& m, Tensor& v, const Tensor& g,
+                      const AdamWStep& step) override {
+        VDM_DISPATCH_FLOAT(w.dtype(), "AdamW",
+                           cpu::adamw_update<T>(w.data<T>(), m.data<T>(), v.data<T>(), g.data<T>(),
+                                                w.numel(), step));
+    }
+
+    void ema_update(Tensor& shadow, const Tensor& w, double decay) override {
+        VDM_DISPATCH_FLOAT(w.dtype(), "EMA",
+                           cpu::ema_update<T>(shadow.data<T>(), w.data<T>(), w.numel(), decay));
+    }
+
+    void sum_squares(const Tensor& x, Tensor& out, int64_t slot) override {
+        VDM_DISPATCH_FLOAT(x.dtype(), "sum_squares",
+                           out.data<double>()[slot] = cpu::sum_squares<T>(x.data<T>(), x.numel()));
     }
 };
 
