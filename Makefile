@@ -1,5 +1,5 @@
 # vdm.cpp build.  make | make test | make clean
-# Switches: SANITIZE=1 (address+undefined), DEBUG=1 (-O0 -g), WERROR=1, CXX=clang++,
+# Switches: SANITIZE=1 (address+undefined), DEBUG=1 (-O0 -g), WERROR=1, CXX=clang++, BUILD_DIR=dir,
 # CUDA=1 / CUDA=0 (default: 1 when nvcc is found on PATH or in /usr/local/cuda/bin).
 # Objects go to build/<variant>/, app binaries to the repo root.
 
@@ -44,9 +44,10 @@ ifeq ($(CUDA),1)
   CUDA_LIBS := -L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcublas -lcudart
 endif
 
-BUILD    := build/$(VARIANT)
+# BUILD_DIR=path puts a build elsewhere (apps too), e.g. to keep two builds apart.
+BUILD    := $(or $(BUILD_DIR),build/$(VARIANT))
 # The default build puts the apps at the repo root; other variants keep theirs in BUILD.
-APP_DIR  := $(if $(filter release release-cuda,$(VARIANT)),.,$(BUILD))
+APP_DIR  := $(if $(and $(filter release release-cuda,$(VARIANT)),$(if $(BUILD_DIR),,1)),.,$(BUILD))
 
 CXXFLAGS := -std=c++17 $(OPTFLAGS) -fopenmp -Wall -Wextra -I. -MMD -MP
 ifeq ($(WERROR),1)
