@@ -111,8 +111,8 @@ $(TEST_BIN): $(TEST_OBJS) $(BUILD)/libvdm.a
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 # The test command (README, .ci/run): the doctest suite, then the script tests.
-test: $(TEST_BIN) $(APPS)
-	@VDM_APP_DIR=$(APP_DIR) bash tests/run_suite.sh $(TEST_BIN)
+test: $(TEST_BIN) $(APPS) $(BUILD)/bench_vdm
+	@VDM_APP_DIR=$(APP_DIR) VDM_BENCH=$(BUILD)/bench_vdm bash tests/run_suite.sh $(TEST_BIN)
 
 # Kernel benchmarks (GFLOP/s, ms): speed is measured here, never asserted in tests.
 BENCH_SRCS := $(wildcard bench/*.cpp)

@@ -1,5 +1,5 @@
 // Elementwise ops: forward via the backend, backward via the derivative kernels
-// beside each function in tensor/cpu/elementwise.h.
+// beside each function in tensor/kernels/elementwise.h.
 #include "autodiff/ops.h"
 
 namespace vdm {

@@ -40,13 +40,12 @@ const char* binary_op_name(BinaryOp op) {
 // The one dispatch point from device to backend.
 Backend& backend_for(Device device) {
     if (device == Device::CPU) return cpu_backend();
-    std::string why;
-    VDM_CHECK(cuda_available(&why), "cuda: ", why);
 #ifdef VDM_CUDA
-    return cuda::backend();
-#else
-    fail("cuda: ", why);  // unreachable: cuda_available is false without CUDA
+    if (cuda::probe(nullptr)) return cuda::backend();
 #endif
+    std::string why;
+    cuda_available(&why);
+    fail("cuda: ", why);
 }
 
 #ifdef VDM_CUDA

@@ -15,7 +15,7 @@
 
 namespace vdm {
 
-// Elementwise functions of one tensor. Derivatives: tensor/cpu/elementwise.h.
+// Elementwise functions of one tensor. Derivatives: tensor/kernels/elementwise.h.
 enum class UnaryOp {
     Neg, Exp, Log, Expm1, Log1p, Sigmoid, Softplus, Silu, Abs, Square, Sqrt, Sin, Cos
 };

@@ -1,9 +1,13 @@
 // CPU kernels for filling, converting, accumulating and checking whole tensors.
+// Their per-element math is shared with the CUDA backend (tensor/cuda/basic.cu):
+// affine from tensor/kernels/elementwise.h, the finiteness test from
+// tensor/kernels/host_device.h, the random draws from tensor/rng.h.
 #pragma once
-#include <cmath>
 #include <cstdint>
 
 #include "tensor/cpu/parallel.h"
+#include "tensor/kernels/elementwise.h"
+#include "tensor/kernels/host_device.h"
 
 namespace vdm::cpu {
 
@@ -25,13 +29,13 @@ template <typename T> void accumulate(T* dst, const T* src, int64_t n) {
 // y = scale * x + shift
 template <typename T> void affine(const T* x, T scale, T shift, T* y, int64_t n) {
 #pragma omp parallel for if (n > kParallelGrain)
-    for (int64_t i = 0; i < n; ++i) y[i] = scale * x[i] + shift;
+    for (int64_t i = 0; i < n; ++i) y[i] = kernels::affine_element(x[i], scale, shift);
 }
 
 template <typename T> bool all_finite(const T* p, int64_t n) {
     bool finite = true;
 #pragma omp parallel for reduction(&& : finite) if (n > kParallelGrain)
-    for (int64_t i = 0; i < n; ++i) finite = finite && std::isfinite(p[i]);
+    for (int64_t i = 0; i < n; ++i) finite = finite && kernels::is_finite(p[i]);
     return finite;
 }
 

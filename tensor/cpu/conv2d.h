@@ -25,10 +25,12 @@ struct ConvDims {
 
 // For a shift dx = kx - pad, the output columns w whose input column w + dx lies in
 // the image: [w_begin, w_end). Outside that range the padding contributes zeros.
+// When the shift is wider than the image (k = 5 on W = 1) the range is empty.
 struct ValidColumns {
     int64_t begin, end;
     ValidColumns(int64_t W, int64_t shift)
-        : begin(shift < 0 ? -shift : 0), end(shift > 0 ? W - shift : W) {}
+        : begin(std::min(W, shift < 0 ? -shift : 0)),
+          end(std::max(begin, shift > 0 ? W - shift : W)) {}
 };
 
 // col (Cin*k*k, H*W): row (c, ky, kx) holds x[c] shifted by (ky - pad, kx - pad).

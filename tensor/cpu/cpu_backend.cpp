@@ -20,16 +20,6 @@
 namespace vdm {
 namespace {
 
-// Calls fn(ptr) with the tensor's data typed by its dtype (all three dtypes); the
-// pointer is const when the tensor is.
-template <typename TensorRef, typename Fn> void with_any_dtype(TensorRef& t, Fn&& fn) {
-    switch (t.dtype()) {
-        case DType::F32: fn(t.template data<float>()); break;
-        case DType::F64: fn(t.template data<double>()); break;
-        case DType::I32: fn(t.template data<int32_t>()); break;
-    }
-}
-
 class CpuBackend final : public Backend {
 public:
     // 64-byte aligned, so AVX-512 loads of a row start on a cache line.

@@ -1,53 +1,41 @@
 // CPU layout kernels: permute, the strided slice copy behind concat, and the
-// gather / scatter along the last axis behind the categorical decoder.
+// gather / scatter along the last axis behind the categorical decoder. Their index
+// math is shared with the CUDA backend (tensor/kernels/layout.h).
 #pragma once
 #include <cstring>
 #include <vector>
 
 #include "tensor/cpu/parallel.h"
+#include "tensor/kernels/layout.h"
 #include "tensor/tensor.h"
 
 namespace vdm::cpu {
 
 template <typename T> void permute(const Tensor& x, const std::vector<int>& perm, Tensor& y) {
-    const int nd = x.ndim(), pad = 4 - nd;
-    auto xs = x.shape().strides();
-    std::array<int64_t, 4> ydims{1, 1, 1, 1}, src_stride{0, 0, 0, 0};
-    for (int i = 0; i < nd; ++i) {
-        ydims[size_t(pad + i)] = y.dim(i);
-        src_stride[size_t(pad + i)] = xs[size_t(perm[size_t(i)])];  // step in x per step of y's axis i
-    }
+    const kernels::PermuteIndex pi = kernels::permute_index(x.shape(), perm);
     const T* px = x.data<T>();
     T* py = y.data<T>();
     const int64_t n = y.numel();
 #pragma omp parallel for if (n > kParallelGrain)
-    for (int64_t j = 0; j < n; ++j) {
-        int64_t rest = j, src = 0;
-        for (int i = 3; i >= 0; --i) {
-            src += (rest % ydims[size_t(i)]) * src_stride[size_t(i)];
-            rest /= ydims[size_t(i)];
-        }
-        py[j] = px[src];
-    }
+    for (int64_t j = 0; j < n; ++j) py[j] = px[pi.source(j)];
 }
 
-// whole[..., offset + i, ...] <-> part[..., i, ...] along `axis`.
+// whole[..., offset + i, ...] <-> part[..., i, ...] along `axis`: one contiguous run
+// per outer index, copied whole.
 template <typename T>
 void copy_slice(Tensor& whole, Tensor& part, int axis, int64_t offset, bool into_whole) {
-    int64_t outer = 1, inner = 1;
-    for (int i = 0; i < axis; ++i) outer *= whole.dim(i);
-    for (int i = axis + 1; i < whole.ndim(); ++i) inner *= whole.dim(i);
-    const int64_t whole_run = whole.dim(axis) * inner, part_run = part.dim(axis) * inner;
-    T* pw = whole.data<T>() + offset * inner;
+    const kernels::SliceIndex si = kernels::slice_index(whole.shape(), part.shape(), axis, offset);
+    const int64_t outer = si.part_run == 0 ? 0 : part.numel() / si.part_run;
+    T* pw = whole.data<T>();
     T* pp = part.data<T>();
-#pragma omp parallel for if (outer * part_run > kParallelGrain)
+#pragma omp parallel for if (part.numel() > kParallelGrain)
     for (int64_t o = 0; o < outer; ++o) {
-        T* w = pw + o * whole_run;
-        T* p = pp + o * part_run;
+        T* w = pw + si.whole_at(o * si.part_run);
+        T* p = pp + o * si.part_run;
         if (into_whole)
-            std::memcpy(static_cast<void*>(w), p, size_t(part_run) * sizeof(T));
+            std::memcpy(static_cast<void*>(w), p, size_t(si.part_run) * sizeof(T));
         else
-            std::memcpy(static_cast<void*>(p), w, size_t(part_run) * sizeof(T));
+            std::memcpy(static_cast<void*>(p), w, size_t(si.part_run) * sizeof(T));
     }
 }
 
@@ -55,8 +43,7 @@ void copy_slice(Tensor& whole, Tensor& part, int axis, int64_t offset, bool into
 inline void check_indices(const Tensor& index, int64_t V, const char* op) {
     const int32_t* pi = index.data<int32_t>();
     for (int64_t i = 0; i < index.numel(); ++i)
-        VDM_CHECK(pi[i] >= 0 && pi[i] < V, op, ": index ", pi[i], " at position ", i,
-                  " is outside [0, ", V, ")");
+        if (!kernels::index_in_range(pi[i], V)) kernels::fail_index(op, pi[i], i, V);
 }
 
 template <typename T> void gather_last(const Tensor& x, const Tensor& index, Tensor& y) {
@@ -66,7 +53,7 @@ template <typename T> void gather_last(const Tensor& x, const Tensor& index, Ten
     const int32_t* pi = index.data<int32_t>();
     T* py = y.data<T>();
 #pragma omp parallel for if (rows > kParallelGrain)
-    for (int64_t r = 0; r < rows; ++r) py[r] = px[r * V + pi[r]];
+    for (int64_t r = 0; r < rows; ++r) kernels::gather_row(px, pi, py, V, r);
 }
 
 template <typename T> void scatter_last(const Tensor& dy, const Tensor& index, Tensor& dx) {
@@ -76,7 +63,8 @@ template <typename T> void scatter_last(const Tensor& dy, const Tensor& index, T
     const int32_t* pi = index.data<int32_t>();
     T* pdx = dx.data<T>();
     std::memset(static_cast<void*>(pdx), 0, size_t(dx.numel()) * sizeof(T));
-    for (int64_t r = 0; r < rows; ++r) pdx[r * V + pi[r]] += pdy[r];
+#pragma omp parallel for if (rows > kParallelGrain)
+    for (int64_t r = 0; r < rows; ++r) kernels::scatter_row(pdy, pi, pdx, V, r);
 }
 
 }  // namespace vdm::cpu

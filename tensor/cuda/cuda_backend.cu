@@ -24,7 +24,9 @@ ProbeResult probe_once() {
     cudaError_t status = cudaGetDeviceCount(&count);
     if (status != cudaSuccess) {
         (void)cudaGetLastError();
-        r.why = std::string("no GPU (cudaGetDeviceCount: ") + cudaGetErrorString(status) + ")";
+        // Without a driver (a build machine) the runtime says "insufficient driver".
+        r.why = std::string("no GPU (cudaGetDeviceCount: ") + cudaGetErrorName(status) + ": " +
+                cudaGetErrorString(status) + "; is an NVIDIA driver and GPU present?)";
         return r;
     }
     if (count == 0) {

@@ -41,7 +41,12 @@ VDM_MATH(log) VDM_MATH(expm1) VDM_MATH(log1p) VDM_MATH(sqrt) VDM_MATH(sin) VDM_M
 VDM_MATH(exp)
 #undef VDM_MATH
 
-template <typename T> VDM_HOST_DEVICE inline T abs(T x) { return x < T(0) ? -x : x; }
+// |x| with the sign bit cleared (so abs(-0.0) is +0.0, as std::abs gives).
+#ifdef __CUDA_ARCH__
+template <typename T> __device__ inline T abs(T x) { return ::fabs(x); }
+#else
+template <typename T> inline T abs(T x) { return std::abs(x); }
+#endif
 template <typename T> VDM_HOST_DEVICE inline T max(T a, T b) { return a > b ? a : b; }
 template <typename T> VDM_HOST_DEVICE inline bool is_finite(T x) { return x - x == T(0); }
 
