@@ -48,6 +48,9 @@ endif
 BUILD    := $(or $(BUILD_DIR),build/$(VARIANT))
 # The default build puts the apps at the repo root; other variants keep theirs in BUILD.
 APP_DIR  := $(if $(and $(filter release release-cuda,$(VARIANT)),$(if $(BUILD_DIR),,1)),.,$(BUILD))
+# The apps at the repo root come from whichever variant built them last: a stamp
+# named after the variant makes a switch (CUDA=0 <-> CUDA=1) relink them.
+ROOT_STAMP := $(if $(filter .,$(APP_DIR)),build/root-apps.$(VARIANT))
 
 CXXFLAGS := -std=c++17 $(OPTFLAGS) -fopenmp -Wall -Wextra -I. -MMD -MP
 ifeq ($(WERROR),1)
@@ -74,7 +77,6 @@ TEST_OBJS := $(TEST_SRCS:%.cpp=$(BUILD)/%.o)
 TEST_BIN := $(BUILD)/run_tests
 
 .PHONY: all test bench clean probe
-.SECONDARY:
 all: probe $(APPS)
 
 # Report what the toolchain offers (STYLE.md point 11).
@@ -104,8 +106,13 @@ $(BUILD)/libvdm.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(APPS): $(APP_DIR)/%: $(BUILD)/apps/%.o $(BUILD)/libvdm.a
-	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+$(APPS): $(APP_DIR)/%: $(BUILD)/apps/%.o $(BUILD)/libvdm.a $(ROOT_STAMP)
+	$(CXX) $(LDFLAGS) $(filter-out $(ROOT_STAMP),$^) -o $@ $(LDLIBS)
+
+ifneq ($(ROOT_STAMP),)
+$(ROOT_STAMP):
+	@mkdir -p build && rm -f build/root-apps.* && touch $@
+endif
 
 $(TEST_BIN): $(TEST_OBJS) $(BUILD)/libvdm.a
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
@@ -117,6 +124,8 @@ test: $(TEST_BIN) $(APPS) $(BUILD)/bench_vdm
 # Kernel benchmarks (GFLOP/s, ms): speed is measured here, never asserted in tests.
 BENCH_SRCS := $(wildcard bench/*.cpp)
 BENCHES  := $(BENCH_SRCS:bench/%.cpp=$(BUILD)/%)
+# Keep the bench objects, which only this pattern rule names.
+.PRECIOUS: $(BUILD)/bench/%.o
 $(BUILD)/bench_%: $(BUILD)/bench/bench_%.o $(BUILD)/libvdm.a
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 

@@ -5,6 +5,8 @@
 //   metrics.jsonl            one line per --log-every steps and per evaluation
 //   samples.png              a grid of EMA samples at the end
 // Progress goes to stderr at most once per second; the last stdout line is JSON.
+// --device cuda trains on the GPU; checkpoints are the same files on either device,
+// so a run may be resumed on the other one.
 #include <omp.h>
 
 #include <chrono>
@@ -13,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "apps/common/device.h"
 #include "apps/common/flags.h"
 #include "apps/common/sample_grid.h"
 #include "vdm/bpd.h"
@@ -58,6 +61,7 @@ int main(int argc, char** argv) {
         TrainConfig& tc = cfg.train;
         VdmConfig& mc = cfg.model;
         std::string data_dir, out_dir, resume, attention = "on", fourier = "on";
+        std::string device_flag = "cpu", tf32 = "off";
         int64_t steps = 2000, threads = 0, eval_every = 500, log_every = 50, val_n = 2000;
         int64_t sample_n = 64, sample_steps = 200;
         Flags flags("train_mnist", "train a Variational Diffusion Model and report bits per dimension");
@@ -88,8 +92,10 @@ int main(int argc, char** argv) {
         flags.add("val-n", &val_n, 1, 60000, "validation images per evaluation");
         flags.add("sample-n", &sample_n, 0, 1024, "samples in the final grid (0: none)");
         flags.add("sample-steps", &sample_steps, 1, 100000, "ancestral steps for the final grid");
+        add_device_flags(flags, &device_flag, &tf32);
         if (!flags.parse(argc, argv)) return 0;
         if (threads > 0) omp_set_num_threads(int(threads));
+        const Device device = select_device(device_flag, tf32);  // before any data is read
         mc.net.attention = attention == "on";
         mc.net.fourier = fourier == "on";
         mc.net.gamma_min = mc.gamma_min;
@@ -120,7 +126,7 @@ int main(int argc, char** argv) {
             mc.net.width = train.width;
         }
         SplitIndices split = train_val_split(train.n, cfg.train.val_fraction, split_seed(cfg.train.seed));
-        Trainer trainer(cfg, train, split.train);
+        Trainer trainer(cfg, train, split.train, device);
         if (!resume.empty()) load_checkpoint(trainer, resume);
         VDM_CHECK(steps > trainer.steps_done, "--steps ", steps, " must exceed the checkpoint's step ",
                   trainer.steps_done);
@@ -139,7 +145,7 @@ int main(int argc, char** argv) {
                      "data: %s (%lld train, %lld val, %lldx%lldx%lld)\n"
                      "model: %lld parameters, %.0f MFLOP/image forward; channels %lld, blocks %lld, attention %s, "
                      "fourier %s; schedule %s, loss %s%s\n"
-                     "training: steps %lld..%lld, batch %lld, lr %g, %d threads -> %s\n",
+                     "training: steps %lld..%lld, batch %lld, lr %g, on %s -> %s\n",
                      dir.c_str(), (long long)split.train.size(), (long long)split.val.size(),
                      (long long)train.channels, (long long)train.height, (long long)train.width,
                      (long long)trainer.model->parameter_count(), double(net.flops_per_image()) / 1e6,
@@ -148,7 +154,7 @@ int main(int argc, char** argv) {
                      cfg.model.schedule.c_str(), cfg.model.loss.c_str(),
                      cfg.model.loss == "discrete" ? (" T=" + std::to_string(cfg.model.T)).c_str() : "",
                      (long long)trainer.steps_done + 1, (long long)steps, (long long)cfg.train.batch,
-                     cfg.train.lr, omp_get_max_threads(), out_dir.c_str());
+                     cfg.train.lr, device_description(device).c_str(), out_dir.c_str());
 
         auto evaluate = [&] {
             trainer.ema->swap(trainer.params);  // evaluate the EMA weights
@@ -216,11 +222,19 @@ int main(int argc, char** argv) {
                          (long long)sample_n, (long long)sample_steps);
         }
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        report_device_memory(device);
+        std::string device_json = "\"device\": \"" + std::string(device_name(device)) + "\"";
+        if (device == Device::CUDA) {
+            const DeviceMemoryStats m = cuda_memory_stats();
+            device_json += ", \"peak_device_mib\": " + json_number(mebibytes(m.peak_bytes)) +
+                           ", \"device_mallocs\": " + std::to_string(m.mallocs);
+        }
         std::printf("{\"step\": %lld, %s, \"val_bpd\": %s, \"val_bpd_stderr\": %s, \"checkpoint\": \"%s\", "
-                    "\"samples\": \"%s\", \"metrics\": \"%s\", \"seconds\": %.1f}\n",
+                    "\"samples\": \"%s\", \"metrics\": \"%s\", %s, \"seconds\": %.1f}\n",
                     (long long)trainer.steps_done, terms_json(last_logged).c_str(),
                     json_number(last_eval.bpd).c_str(), json_number(last_eval.bpd_stderr).c_str(),
-                    ckpt_path.c_str(), samples_path.c_str(), metrics_path.c_str(), seconds);
+                    ckpt_path.c_str(), samples_path.c_str(), metrics_path.c_str(), device_json.c_str(),
+                    seconds);
         return 0;
     });
 }

@@ -1,11 +1,13 @@
 // vdm_eval: the full variational bound of a trained VDM (its EMA weights) in bits
 // per dimension, on the test set (all 10000 images by default) or the validation
-// split the training run held out. Each term is reported; the last stdout line is JSON.
+// split the training run held out, on the CPU or (--device cuda) the GPU, whichever
+// device trained it. Each term is reported; the last stdout line is JSON.
 #include <omp.h>
 
 #include <chrono>
 #include <cstdio>
 
+#include "apps/common/device.h"
 #include "apps/common/flags.h"
 #include "vdm/bpd.h"
 #include "vdm/checkpoint.h"
@@ -14,7 +16,7 @@ using namespace vdm;
 
 int main(int argc, char** argv) {
     return run_app([&] {
-        std::string ckpt, data_dir, split = "test";
+        std::string ckpt, data_dir, split = "test", device_flag = "cpu";
         int64_t n = 0, seed = 0, batch = 100, threads = 0;
         Flags flags("vdm_eval", "bits per dimension of a trained VDM (prior + recon + diffusion)");
         flags.add("ckpt", &ckpt, "checkpoint written by train_mnist (required)");
@@ -24,11 +26,13 @@ int main(int argc, char** argv) {
         flags.add("seed", &seed, 0, INT64_MAX, "seed of the noise and times of the estimate");
         flags.add("batch", &batch, 1, 10000, "images per forward pass");
         flags.add("threads", &threads, 0, 1024, "OpenMP threads (0: all cores)");
+        add_device_flags(flags, &device_flag);
         if (!flags.parse(argc, argv)) return 0;
         VDM_CHECK(!ckpt.empty(), "--ckpt is required (see --help)");
         if (threads > 0) omp_set_num_threads(int(threads));
+        const Device device = select_device(device_flag);
 
-        TrainedModel trained = load_ema_model(ckpt);
+        TrainedModel trained = load_ema_model(ckpt, device);
         const RunConfig& cfg = trained.config;
         const std::string dir = resolve_data_dir(data_dir, cfg.train.dataset);
         Dataset data = load_split(dir, split == "test" ? Split::Test : Split::Train);
@@ -39,10 +43,10 @@ int main(int argc, char** argv) {
             indices = train_val_split(data.n, cfg.train.val_fraction, split_seed(cfg.train.seed)).val;
         }
         if (n > 0 && n < int64_t(indices.size())) indices.resize(size_t(n));
-        std::fprintf(stderr, "%s: step %lld, %lld parameters; evaluating %lld %s images of %s\n",
+        std::fprintf(stderr, "%s: step %lld, %lld parameters; evaluating %lld %s images of %s on %s\n",
                      ckpt.c_str(), (long long)trained.step,
                      (long long)trained.model->parameter_count(), (long long)indices.size(),
-                     split.c_str(), dir.c_str());
+                     split.c_str(), dir.c_str(), device_description(device).c_str());
 
         auto start = std::chrono::steady_clock::now(), last = start;
         BpdEstimate e = evaluate_bpd(*trained.model, data, indices, batch, uint64_t(seed),
@@ -57,10 +61,12 @@ int main(int argc, char** argv) {
         });
         std::fprintf(stderr, "bpd %.4f +- %.4f = prior %.5f + recon %.5f + diffusion %.4f (%lld images)\n",
                      e.bpd, e.bpd_stderr, e.prior, e.recon, e.diffusion, (long long)e.n);
+        report_device_memory(device);
         std::printf("{\"bpd\": %.6f, \"bpd_stderr\": %.6f, \"prior\": %.6f, \"recon\": %.6f, "
-                    "\"diffusion\": %.6f, \"n\": %lld, \"split\": \"%s\", \"step\": %lld, \"ckpt\": \"%s\"}\n",
+                    "\"diffusion\": %.6f, \"n\": %lld, \"split\": \"%s\", \"step\": %lld, \"ckpt\": \"%s\", "
+                    "\"device\": \"%s\"}\n",
                     e.bpd, e.bpd_stderr, e.prior, e.recon, e.diffusion, (long long)e.n, split.c_str(),
-                    (long long)trained.step, ckpt.c_str());
+                    (long long)trained.step, ckpt.c_str(), device_name(device));
         return 0;
     });
 }

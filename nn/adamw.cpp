@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "tensor/backend.h"
-#include "tensor/dispatch.h"
 
 namespace vdm {
 
@@ -13,45 +12,47 @@ AdamW::AdamW(std::vector<Parameter> params, AdamWConfig config, std::vector<bool
     if (decays_.empty()) decays_.assign(params_.size(), true);
     VDM_CHECK(decays_.size() == params_.size(), "AdamW: ", decays_.size(), " decay flags for ",
               params_.size(), " parameters");
-    for (const Parameter& p : params_) {
-        m.push_back(Tensor::zeros(p.var.shape(), p.var.dtype()));
-        v.push_back(Tensor::zeros(p.var.shape(), p.var.dtype()));
+    for (const Parameter& p : params_) {  // on each parameter's device
+        m.push_back(Tensor::zeros(p.var.shape(), p.var.dtype(), p.var.device()));
+        v.push_back(Tensor::zeros(p.var.shape(), p.var.dtype(), p.var.device()));
     }
 }
 
 void AdamW::step(double lr) {
     ++steps;
-    const double b1 = config_.beta1, b2 = config_.beta2, eps = config_.eps;
-    const double correction1 = 1.0 - std::pow(b1, double(steps));
-    const double correction2 = 1.0 - std::pow(b2, double(steps));
+    AdamWStep s;
+    s.lr = lr, s.beta1 = config_.beta1, s.beta2 = config_.beta2, s.eps = config_.eps;
+    s.correction1 = 1.0 - std::pow(config_.beta1, double(steps));
+    s.correction2 = 1.0 - std::pow(config_.beta2, double(steps));
     for (size_t i = 0; i < params_.size(); ++i) {
-        const double decay = decays_[i] ? 1.0 - lr * config_.weight_decay : 1.0;  // decoupled
+        s.decay = decays_[i] ? 1.0 - lr * config_.weight_decay : 1.0;  // decoupled
         Var p = params_[i].var;
         const Tensor& grad = p.grad();
         if (!grad.defined()) continue;  // not used this step (e.g. a frozen schedule)
-        VDM_DISPATCH_FLOAT(p.dtype(), "AdamW", {
-            T* w = p.value().data<T>();
-            T* mi = m[i].data<T>();
-            T* vi = v[i].data<T>();
-            const T* g = grad.data<T>();
-            const int64_t n = p.numel();
-            for (int64_t j = 0; j < n; ++j) {
-                mi[j] = T(b1) * mi[j] + T(1.0 - b1) * g[j];
-                vi[j] = T(b2) * vi[j] + T(1.0 - b2) * g[j] * g[j];
-                T m_hat = mi[j] / T(correction1), v_hat = vi[j] / T(correction2);
-                w[j] = T(decay) * w[j] - T(lr) * m_hat / (std::sqrt(v_hat) + T(eps));
-            }
-        });
+        VDM_CHECK(m[i].device() == p.device(), "AdamW: '", params_[i].name, "' is on ",
+                  device_name(p.device()), ", its moments on ", device_name(m[i].device()),
+                  " (build the optimizer after moving the model)");
+        backend_for(p.device()).adamw_update(p.value(), m[i], v[i], grad, s);
         p.zero_grad();
     }
 }
 
 double clip_grad_norm(const std::vector<Parameter>& params, double max_norm) {
-    double sum_sq = 0.0;
-    for (const Parameter& p : params) {
-        if (!p.var.grad().defined()) continue;
-        for (double g : p.var.grad().to_vector()) sum_sq += g * g;
+    if (params.empty()) return 0.0;
+    // Sum of squares per parameter into one F64 slot each on the parameters' device,
+    // then one download and a sum in index order: the same norm on every run.
+    const Device device = params.front().var.device();
+    Backend& be = backend_for(device);
+    Tensor sums = Tensor::zeros(Shape{int64_t(params.size())}, DType::F64, device);  // (P)
+    for (size_t i = 0; i < params.size(); ++i) {
+        const Tensor& grad = params[i].var.grad();
+        if (!grad.defined()) continue;
+        VDM_CHECK(grad.device() == device, "clip_grad_norm: '", params[i].name, "' has its gradient on ",
+                  device_name(grad.device()), ", the first parameter is on ", device_name(device));
+        be.sum_squares(grad, sums, int64_t(i));
     }
+    double sum_sq = 0.0;
+    for (double s : sums.to_vector()) sum_sq += s;
     const double norm = std::sqrt(sum_sq);
     VDM_CHECK(std::isfinite(norm), "gradient norm is ", norm,
               " (NaN/Inf in the gradients; rerun with VDM_CHECK_FINITE=1 to find the op)");
@@ -60,7 +61,7 @@ double clip_grad_norm(const std::vector<Parameter>& params, double max_norm) {
         for (const Parameter& p : params)
             if (p.var.grad().defined()) {
                 Tensor g = p.var.grad();
-                backend_for(g.device()).affine(g, scale, 0.0, g);
+                be.affine(g, scale, 0.0, g);
             }
     }
     return norm;

@@ -5,7 +5,9 @@
 //   p -= lr (m / (1 - b1^n)) / (sqrt(v / (1 - b2^n)) + eps) + lr wd p
 //
 // The moments m and v are tensors named like the parameters, so checkpoints store
-// them as "adam_m.<name>" and "adam_v.<name>".
+// them as "adam_m.<name>" and "adam_v.<name>". They live on each parameter's device:
+// build the optimizer after moving the model there. The update runs as one backend
+// kernel per parameter (tensor/kernels/optim.h).
 #pragma once
 #include <vector>
 
@@ -39,7 +41,8 @@ private:
 };
 
 // Scales all gradients so their global L2 norm is at most max_norm (<= 0: no clip).
-// Returns the norm before clipping. Raises an Error if it is not finite.
+// Returns the norm before clipping. Raises an Error if it is not finite. All
+// parameters are on one device; the norm costs one download of P doubles.
 double clip_grad_norm(const std::vector<Parameter>& params, double max_norm);
 
 // Linear warmup: lr * min(1, step / warmup_steps) for step = 1, 2, ...

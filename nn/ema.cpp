@@ -3,13 +3,13 @@
 
 #include <algorithm>
 
-#include "tensor/dispatch.h"
+#include "tensor/backend.h"
 
 namespace vdm {
 
 Ema::Ema(const std::vector<Parameter>& params, double decay) : decay_(decay) {
     VDM_CHECK(decay >= 0.0 && decay < 1.0, "EMA decay ", decay, " is outside [0, 1)");
-    for (const Parameter& p : params) shadow.push_back(p.var.value().clone());
+    for (const Parameter& p : params) shadow.push_back(p.var.value().clone());  // same device
 }
 
 void Ema::update(const std::vector<Parameter>& params) {
@@ -18,13 +18,11 @@ void Ema::update(const std::vector<Parameter>& params) {
     const double d = std::min(decay_, (1.0 + double(updates)) / (10.0 + double(updates)));
     ++updates;
     for (size_t i = 0; i < params.size(); ++i) {
-        const Tensor& p = params[i].var.value();
-        VDM_DISPATCH_FLOAT(p.dtype(), "EMA", {
-            T* s = shadow[i].data<T>();
-            const T* w = p.data<T>();
-            _Pragma("omp simd")
-            for (int64_t j = 0; j < p.numel(); ++j) s[j] = T(d) * s[j] + T(1.0 - d) * w[j];
-        });
+        const Tensor& w = params[i].var.value();
+        VDM_CHECK(shadow[i].device() == w.device(), "EMA: '", params[i].name, "' is on ",
+                  device_name(w.device()), ", its shadow on ", device_name(shadow[i].device()),
+                  " (build the EMA after moving the model)");
+        backend_for(w.device()).ema_update(shadow[i], w, d);
     }
 }
 

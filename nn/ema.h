@@ -1,6 +1,7 @@
 // Exponential moving average of the weights, used for evaluation and sampling:
 //   shadow = d shadow + (1 - d) p,   d = min(decay, (1 + n) / (10 + n)) at update n
 // The warmup in d lets the average follow the fast early changes of short runs.
+// The shadows live on the parameters' device: build the EMA after moving the model.
 #pragma once
 #include <vector>
 

@@ -24,7 +24,7 @@ Var timestep_embedding(const Var& t, int64_t dim) {
     std::vector<double> freqs(static_cast<size_t>(half));  // 1000 w_k, the 1000 spreading t over [0, 1000]
     for (int64_t k = 0; k < half; ++k)
         freqs[size_t(k)] = 1000.0 * std::exp(-std::log(10000.0) * double(k) / double(half - 1));
-    Var w(Tensor::from_vector(Shape{1, half}, freqs, t.dtype()));
+    Var w(Tensor::from_vector(Shape{1, half}, freqs, t.dtype(), t.device()));
     Var phase = reshape(t, Shape{t.dim(0), 1}) * w;  // (B, half)
     return concat({sin(phase), cos(phase)}, 1);
 }

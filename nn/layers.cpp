@@ -1,7 +1,7 @@
 // Linear, Conv2d, GroupNorm, Dropout.
 #include "nn/layers.h"
 
-#include "tensor/dispatch.h"
+#include "tensor/backend.h"
 
 namespace vdm {
 
@@ -39,16 +39,10 @@ Dropout::Dropout(double p) : p_(p) {
 
 Var Dropout::forward(const Var& x, Rng* rng) const {
     if (rng == nullptr || p_ <= 0.0) return x;
-    VDM_CHECK(x.device() == Device::CPU, "Dropout: the mask is built on the host");
-    // keep mask: (u >= p) / (1 - p) with u uniform from the stream
-    Tensor keep = Tensor::empty(x.shape(), x.dtype());
+    // keep mask (u >= p) / (1 - p), u uniform at the stream positions this draw takes
+    Tensor keep = Tensor::empty(x.shape(), x.dtype(), x.device());
     const uint64_t offset = rng->take(uint64_t(keep.numel()));
-    const double scale = 1.0 / (1.0 - p_);
-    VDM_DISPATCH_FLOAT(x.dtype(), "Dropout", {
-        T* k = keep.data<T>();
-        for (int64_t i = 0; i < keep.numel(); ++i)
-            k[i] = T(uniform_at(rng->seed, offset + uint64_t(i)) >= p_ ? scale : 0.0);
-    });
+    backend_for(x.device()).fill_keep_mask(keep, p_, rng->seed, offset);
     return x * Var(keep);
 }
 

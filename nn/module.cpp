@@ -28,6 +28,16 @@ std::vector<Parameter> Module::parameters() const {
     return out;
 }
 
+void Module::to(Device device) {
+    for (Parameter& p : params_) {
+        VarData* data = p.var.data();
+        data->value = data->value.to(device);
+        if (data->grad.defined()) data->grad = data->grad.to(device);
+    }
+    for (auto& [name, child] : children_) child->to(device);
+    device_ = device;
+}
+
 int64_t Module::parameter_count() const {
     int64_t n = 0;
     for (const Parameter& p : parameters()) n += p.var.numel();

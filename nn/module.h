@@ -5,6 +5,10 @@
 // optimizer and EMA iterate over. A module registers its parameters and children in
 // its constructor; children are members (or unique_ptrs), so modules are neither
 // copied nor moved. There are no buffers: everything a module holds is a parameter.
+//
+// Devices: a model is always built (initialized) on the CPU from its seed, so its
+// initial weights are the same whatever the device, then moved with to(device).
+// Constants a module makes inside its math are created on device().
 #pragma once
 #include <memory>
 #include <string>
@@ -29,6 +33,12 @@ public:
     std::vector<Parameter> parameters() const;
     int64_t parameter_count() const;
 
+    // Moves every parameter of the tree (value, and gradient if any) to `device` and
+    // records it there. Every Var handle to a parameter follows, since they share the
+    // parameter's VarData. A no-op for parameters already on `device`.
+    void to(Device device);
+    Device device() const { return device_; }
+
 protected:
     Module() = default;
     Var add_parameter(const std::string& name, Tensor init);
@@ -38,7 +48,8 @@ private:
     void collect(const std::string& prefix, std::vector<Parameter>& out) const;
 
     std::vector<Parameter> params_;
-    std::vector<std::pair<std::string, const Module*>> children_;
+    std::vector<std::pair<std::string, Module*>> children_;
+    Device device_ = Device::CPU;
 };
 
 // Initial values. Weights are N(0, scale^2 / fan_in) (LeCun normal: unit-variance

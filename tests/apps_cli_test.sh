@@ -4,7 +4,9 @@
 #    a truncated or missing checkpoint each give one line on stderr and exit 1;
 #  - train_mnist writes checkpoint, metrics.jsonl and a PNG, and ends with JSON;
 #  - training, evaluation and sampling are deterministic for a seed, and --resume
-#    from a checkpoint reproduces the uninterrupted run's metrics exactly.
+#    from a checkpoint reproduces the uninterrupted run's metrics exactly;
+#  - --device cuda without a usable GPU is one line "error: cuda: <why>", given before
+#    any data or checkpoint is read; with a GPU, checkpoints cross devices both ways.
 set -u
 cd "$(dirname "$0")/.."
 apps=${VDM_APP_DIR:-.}  # make test sets the variant's app folder
@@ -78,12 +80,36 @@ expect_error vdm_eval "not one of" --split train --ckpt x
 expect_error vdm_eval "cannot open" --ckpt "$tmp/none.safetensors"
 expect_error vdm_sample "--out is required" --ckpt x
 
+# --- --device: a GPU is usable when train_mnist gets past the device check to the data
+for app in train_mnist vdm_eval vdm_sample; do
+    "$apps/$app" --help | grep -q -- '--device' || fail "$app --help lists no --device"
+done
+expect_error train_mnist "not one of" --device tpu
+expect_error train_mnist "--tf32 on needs --device cuda" --tf32 on --data /nonexistent/vdm-data
+device_check=$("$apps/train_mnist" --device cuda --data /nonexistent/vdm-data 2>&1 >/dev/null)
+if [[ $device_check == "error: cuda: "* ]]; then
+    gpu=0
+    expect_error train_mnist "error: cuda: " --device cuda --data /nonexistent/vdm-data
+    expect_error vdm_eval "error: cuda: " --device cuda --ckpt /nonexistent/c.safetensors
+    expect_error vdm_sample "error: cuda: " --device cuda --ckpt /nonexistent/c.safetensors --out "$tmp/x.png"
+    bench=${VDM_BENCH:-$apps/bench_vdm}  # bench_vdm lives in the build folder
+    if [ -x "$bench" ]; then
+        apps=$(dirname "$bench") expect_error bench_vdm "error: cuda: " --device cuda
+    else
+        echo "skip: no $bench to check (make builds it as \$(BUILD)/bench_vdm; set VDM_BENCH)"
+    fi
+else
+    gpu=1
+    [[ $device_check == *"does not exist"* ]] || fail "train_mnist --device cuda: $device_check"
+    echo "skip: --device cuda errors (a GPU is usable here)"
+fi
+
 # --- train, deterministically, and resume
 tiny=(--data "$data" --channels 8 --blocks 1 --attention off --batch 4 --warmup 2 --eval-every 3
       --log-every 1 --val-n 4 --sample-n 4 --sample-steps 3 --seed 3)
 "$apps/train_mnist" "${tiny[@]}" --steps 6 --out "$tmp/a" >"$tmp/a.json" 2>"$tmp/a.err" || fail "train_mnist: $(tail -1 "$tmp/a.err")"
 last=$(tail -1 "$tmp/a.json")
-for key in '"step": 6' train_bpd prior recon diffusion val_bpd checkpoint; do
+for key in '"step": 6' train_bpd prior recon diffusion val_bpd checkpoint '"device": "cpu"'; do
     [[ $last == *"$key"* ]] || fail "train_mnist's last line lacks $key: $last"
 done
 [ -s "$tmp/a/checkpoint.safetensors" ] && [ ! -e "$tmp/a/checkpoint.safetensors.tmp" ] || fail "no checkpoint"
@@ -108,6 +134,28 @@ e2=$("$apps/vdm_eval" --ckpt "$ckpt" --data "$data" 2>/dev/null | tail -1)
 "$apps/vdm_sample" --ckpt "$ckpt" --n 3 --steps 4 --out "$tmp/s1.png" >/dev/null 2>&1
 "$apps/vdm_sample" --ckpt "$ckpt" --n 3 --steps 4 --out "$tmp/s2.png" >/dev/null 2>&1
 cmp -s "$tmp/s1.png" "$tmp/s2.png" && pass "vdm_sample is deterministic" || fail "vdm_sample differs"
+
+# --- with a GPU: a GPU checkpoint resumes and evaluates on the CPU, and the reverse
+if [ "$gpu" = 1 ]; then
+    "$apps/train_mnist" "${tiny[@]}" --steps 3 --out "$tmp/g" --device cuda >"$tmp/g.json" 2>"$tmp/g.err" \
+        || fail "train_mnist --device cuda: $(tail -1 "$tmp/g.err")"
+    [[ $(tail -1 "$tmp/g.json") == *'"device": "cuda", "peak_device_mib": '* ]] || fail "cuda run's JSON: $(tail -1 "$tmp/g.json")"
+    cp -r "$tmp/g" "$tmp/g_cpu"
+    "$apps/train_mnist" --resume "$tmp/g_cpu/checkpoint.safetensors" --data "$data" --steps 6 --out "$tmp/g_cpu" \
+        --sample-n 0 >/dev/null 2>"$tmp/g_cpu.err" && pass "a GPU checkpoint resumes on the CPU" \
+        || fail "GPU checkpoint on the CPU: $(tail -1 "$tmp/g_cpu.err")"
+    "$apps/train_mnist" "${tiny[@]}" --steps 3 --out "$tmp/h" >/dev/null 2>&1
+    "$apps/train_mnist" --resume "$tmp/h/checkpoint.safetensors" --data "$data" --steps 6 --out "$tmp/h" \
+        --sample-n 0 --device cuda >/dev/null 2>"$tmp/h.err" && pass "a CPU checkpoint resumes on the GPU" \
+        || fail "CPU checkpoint on the GPU: $(tail -1 "$tmp/h.err")"
+    g1=$("$apps/vdm_eval" --ckpt "$ckpt" --data "$data" --device cuda 2>/dev/null | tail -1)
+    bpd() { sed -E 's/.*"bpd": ([-0-9.e+]+).*/\1/' <<<"$1"; }
+    awk -v a="$(bpd "$e1")" -v b="$(bpd "$g1")" 'BEGIN { d = a - b; exit !(d * d <= (1e-3 * a) ^ 2) }' \
+        && pass "vdm_eval: the same bpd on both devices ($(bpd "$e1"), $(bpd "$g1"))" \
+        || fail "vdm_eval on the GPU: $g1, on the CPU: $e1"
+    "$apps/vdm_sample" --ckpt "$ckpt" --n 3 --steps 4 --out "$tmp/sg.png" --device cuda >/dev/null 2>"$tmp/sg.err" \
+        && pass "vdm_sample --device cuda" || fail "vdm_sample --device cuda: $(tail -1 "$tmp/sg.err")"
+fi
 
 # --- bad checkpoints
 expect_error train_mnist "differs from the checkpoint" --resume "$ckpt" --data "$data" --channels 16 --steps 9

@@ -14,44 +14,16 @@
 #include "vdm/sampler.h"
 
 using namespace vdm;
+using test::all_indices;
 using test::randomize_zero_inits;
+using test::synthetic_images;
 using test::tiny_model;
+using test::tiny_run;
 
 namespace {
 
-// n synthetic 4x4 "images": a bright square on a dark background, shifted by index.
-Dataset synthetic_images(int64_t n) {
-    Dataset d;
-    d.n = n, d.channels = 1, d.height = 4, d.width = 4;
-    for (int64_t i = 0; i < n; ++i) {
-        for (int64_t p = 0; p < 16; ++p) {
-            int64_t r = p / 4, c = p % 4;
-            bool on = r >= i % 2 && r < i % 2 + 2 && c >= (i / 2) % 3 && c < (i / 2) % 3 + 2;
-            d.images.push_back(on ? uint8_t(200 + i % 50) : uint8_t(i % 3));
-        }
-        d.labels.push_back(uint8_t(i % 10));
-    }
-    return d;
-}
-
 std::vector<uint8_t> pixels_of(const Dataset& d, int64_t count) {
     return std::vector<uint8_t>(d.images.begin(), d.images.begin() + count * 16);
-}
-
-RunConfig tiny_run(const std::string& schedule = "linear", const std::string& loss = "continuous") {
-    RunConfig r;
-    r.model = tiny_model(schedule, loss);
-    r.train.batch = 4;
-    r.train.lr = 3e-3;
-    r.train.warmup = 2;
-    r.train.seed = 9;
-    return r;
-}
-
-std::vector<int64_t> all_indices(int64_t n) {
-    std::vector<int64_t> idx;
-    for (int64_t i = 0; i < n; ++i) idx.push_back(i);
-    return idx;
 }
 
 bool same_stats(const StepStats& a, const StepStats& b) {

@@ -25,12 +25,13 @@ BpdEstimate evaluate_bpd(const Vdm& model, const Dataset& data, const std::vecto
         pixels.resize(size_t(count * D));
         gather_images(data, idx, pixels.data());
         BoundTerms terms = model.bound(pixels.data(), model.draw_noise(count, rng));
-        const Tensor* parts[3] = {&terms.prior.value(), &terms.recon.value(),
-                                  &terms.diffusion.value()};
+        // (3 count): prior, recon, diffusion per image; one download per batch
+        const std::vector<double> parts =
+            concat({terms.prior, terms.recon, terms.diffusion}, 0).value().to_vector();
         for (int64_t b = 0; b < count; ++b) {
             double image_total = 0.0;
-            for (int k = 0; k < 3; ++k) {
-                double bpd = nats_to_bpd(parts[k]->at(b), D);
+            for (int64_t k = 0; k < 3; ++k) {
+                double bpd = nats_to_bpd(parts[size_t(k * count + b)], D);
                 sum[k] += bpd;
                 image_total += bpd;
             }

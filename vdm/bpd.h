@@ -21,7 +21,8 @@ struct BpdEstimate {
 };
 
 // The bound for data images `indices` in batches, one draw of (t, eps, eps0) per
-// image from an Rng seeded with `seed` (so the estimate is reproducible).
+// image from an Rng seeded with `seed` (so the estimate is reproducible), on the
+// model's device.
 // progress(done, total) is called after each batch, may be empty.
 BpdEstimate evaluate_bpd(const Vdm& model, const Dataset& data, const std::vector<int64_t>& indices,
                          int64_t batch, uint64_t seed,

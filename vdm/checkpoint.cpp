@@ -61,7 +61,8 @@ void for_each_group(const Trainer& t,
     }
 }
 
-// Copies a stored tensor into dst after checking name, shape and dtype.
+// Copies a stored (CPU) tensor into dst, on whatever device dst lives, after checking
+// name, shape and dtype.
 void restore(const SafetensorsFile& file, const std::string& path, const std::string& name,
              Tensor& dst) {
     auto it = std::find_if(file.tensors.begin(), file.tensors.end(),
@@ -72,7 +73,7 @@ void restore(const SafetensorsFile& file, const std::string& path, const std::st
     VDM_CHECK(src.shape() == dst.shape() && src.dtype() == dst.dtype(), path, ": tensor '", name,
               "' is ", dtype_name(src.dtype()), " ", src.shape().str(), ", this model needs ",
               dtype_name(dst.dtype()), " ", dst.shape().str());
-    dst.copy_from(src);
+    dst.copy_from(src.to(dst.device()));
 }
 
 }  // namespace
@@ -153,7 +154,7 @@ RunConfig config_from_metadata(const std::map<std::string, std::string>& metadat
 void save_checkpoint(const Trainer& t, const std::string& path) {
     std::vector<NamedTensor> tensors;
     for_each_group(t, [&](const std::string& name, size_t, Tensor& value) {
-        tensors.push_back({name, value});
+        tensors.push_back({name, value.to(Device::CPU)});  // files do not depend on the device
     });
     std::map<std::string, std::string> meta = config_to_metadata(t.config);
     meta["step"] = std::to_string(t.steps_done);
@@ -195,7 +196,7 @@ void load_checkpoint(Trainer& t, const std::string& path) {
     t.sampler->restore(state);
 }
 
-TrainedModel load_ema_model(const std::string& path) {
+TrainedModel load_ema_model(const std::string& path, Device device) {
     SafetensorsFile file = load_safetensors(path);
     TrainedModel out;
     out.config = config_from_metadata(file.metadata, path);
@@ -203,6 +204,7 @@ TrainedModel load_ema_model(const std::string& path) {
     Rng unused(0);
     out.model = std::make_unique<Vdm>(out.config.model, DType::F32, unused);
     for (Parameter& p : out.model->parameters()) restore(file, path, "ema." + p.name, p.var.data()->value);
+    out.model->to(device);
     return out;
 }
 

@@ -5,6 +5,9 @@
 //             optimizer and EMA counters, random-stream positions, batch-sampler state
 // Written atomically. Loading checks the config, every name, shape and dtype, and
 // refuses a mismatch with a one-line error naming the file and the difference.
+// Files do not depend on the device: tensors are saved from host copies and loaded
+// into the trainer's or model's tensors wherever they live, so a GPU checkpoint
+// resumes on the CPU and the reverse. The device is not part of the config.
 #pragma once
 #include <map>
 #include <memory>
@@ -28,12 +31,13 @@ RunConfig read_checkpoint_config(const std::string& path);
 // with the checkpoint's config.
 void load_checkpoint(Trainer& trainer, const std::string& path);
 
-// For evaluation and sampling: the model with its EMA weights, and the step it had.
+// For evaluation and sampling: the model with its EMA weights (loaded on the CPU,
+// then moved to `device`), and the step it had.
 struct TrainedModel {
     RunConfig config;
     int64_t step = 0;
     std::unique_ptr<Vdm> model;
 };
-TrainedModel load_ema_model(const std::string& path);
+TrainedModel load_ema_model(const std::string& path, Device device = Device::CPU);
 
 }  // namespace vdm

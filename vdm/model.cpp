@@ -33,12 +33,13 @@ Shape Vdm::image_shape(int64_t batch) const {
 }
 
 BoundNoise Vdm::draw_noise(int64_t batch, Rng& rng) const {
-    Backend& be = backend_for(Device::CPU);
+    // The same stream positions on every device, so a GPU run draws the CPU run's noise.
+    Backend& be = backend_for(device());
     BoundNoise noise;
-    noise.t = antithetic_times(batch, rng.uniform());
-    noise.eps = Tensor::empty(image_shape(batch), dtype);
+    noise.t = antithetic_times(batch, rng.uniform()).to(device());  // B numbers, made on the host
+    noise.eps = Tensor::empty(image_shape(batch), dtype, device());
     be.fill_normal(noise.eps, rng.seed, rng.take(uint64_t(noise.eps.numel())));
-    noise.eps0 = Tensor::empty(Shape{batch, image_size()}, dtype);
+    noise.eps0 = Tensor::empty(Shape{batch, image_size()}, dtype, device());
     be.fill_normal(noise.eps0, rng.seed, rng.take(uint64_t(noise.eps0.numel())));
     return noise;
 }
@@ -47,20 +48,23 @@ BoundTerms Vdm::bound(const uint8_t* pixels, const BoundNoise& noise, Rng* dropo
                       bool split_schedule_grad) const {
     const int64_t B = noise.t.numel(), D = image_size();
     const Shape per_image{B, 1, 1, 1};
-    Var x(encode(pixels, image_shape(B), dtype));  // (B, C, H, W) in (-1, 1)
+    // Data enters the model's device here: the batch is encoded on the host and
+    // uploaded once, as values x and as the decoder's pixel indices.
+    Var x(encode(pixels, image_shape(B), dtype).to(device()));  // (B, C, H, W) in (-1, 1)
     Var x_flat = reshape(x, Shape{B, D});
     BoundTerms terms;
 
     // L_prior and L_recon depend on the schedule's endpoints only.
     Var gamma_0 = schedule->gamma_0(), gamma_1 = schedule->gamma_1();
-    VDM_CHECK(gamma_1.item() > gamma_0.item(), "schedule endpoints crossed: gamma_0 = ",
-              gamma_0.item(), ", gamma_1 = ", gamma_1.item());
+    if (schedule->learned())  // two scalar reads; the linear schedule's are checked when it is made
+        VDM_CHECK(gamma_1.item() > gamma_0.item(), "schedule endpoints crossed: gamma_0 = ",
+                  gamma_0.item(), ", gamma_1 = ", gamma_1.item());
     terms.prior = prior_kl(x_flat, gamma_1);
-    Var z0 = marginal_sample(x_flat, gamma_0, Var(noise.eps0));  // (B, D)
-    terms.recon = reconstruction_loss(z0, pixel_indices(pixels, Shape{B, D}), gamma_0);
+    Var z0 = marginal_sample(x_flat, gamma_0, Var(noise.eps0.to(device())));  // (B, D)
+    terms.recon = reconstruction_loss(z0, pixel_indices(pixels, Shape{B, D}).to(device()), gamma_0);
 
     // L_diffusion at one time per image.
-    Var eps(noise.eps);
+    Var eps(noise.eps.to(device()));
     if (config.loss == "continuous") {
         Var gamma_t = schedule->gamma(noise.t), gamma_prime = schedule->gamma_prime(noise.t);
         if (split_schedule_grad && schedule->learned() && grad_enabled()) {

@@ -21,6 +21,7 @@ struct VdmConfig {
     int64_t T = 1000;                 // steps of the discrete-time loss
 };
 
+// draw_noise makes all three on the model's device.
 struct BoundNoise {
     Tensor t;     // (B) times in [0, 1), F64
     Tensor eps;   // (B, C, H, W) noise for z_t
@@ -44,7 +45,8 @@ public:
     // Antithetic times, eps and eps0 for a batch of B images.
     BoundNoise draw_noise(int64_t batch, Rng& rng) const;
 
-    // The three terms for a batch of uint8 pixels (B, C, H, W).
+    // The three terms for a batch of uint8 pixels (B, C, H, W) in host memory. The
+    // noise may be on any device (it is copied to the model's when it is elsewhere).
     // split_schedule_grad (learned schedule, continuous loss): gamma(t) and gamma'(t)
     // enter the graph as leaves; after backward, schedule_backward gives the
     // endpoints the bound's gradient and the shape the gradient of the estimator's

@@ -22,16 +22,17 @@ std::vector<uint8_t> ancestral_sample(const Vdm& model, int64_t n, int64_t steps
     VDM_CHECK(n >= 1 && steps >= 1, "ancestral_sample: n = ", n, " and steps = ", steps,
               " must be positive");
     NoGradGuard no_grad;
-    Backend& be = backend_for(Device::CPU);
+    const Device device = model.device();
+    Backend& be = backend_for(device);
     Rng rng(seed);
     const Shape shape = model.image_shape(n);
-    auto normal = [&] {
-        Tensor t = Tensor::empty(shape, model.dtype);
+    auto normal = [&] {  // the same stream positions on every device
+        Tensor t = Tensor::empty(shape, model.dtype, device);
         be.fill_normal(t, rng.seed, rng.take(uint64_t(t.numel())));
         return Var(t);
     };
     auto gamma_at = [&](double time, int64_t count) {
-        return model.schedule->gamma(Tensor::full(Shape{count}, time, DType::F64));
+        return model.schedule->gamma(Tensor::full(Shape{count}, time, DType::F64, device));
     };
     Var z = normal();  // z_1 ~ N(0, I)
     for (int64_t i = steps; i >= 1; --i) {
@@ -44,12 +45,12 @@ std::vector<uint8_t> ancestral_sample(const Vdm& model, int64_t n, int64_t steps
         if (progress) progress(i);
     }
     require_finite(z.value(), "ancestral_sample: z_0");
-    // decoder mode: the value v whose f(v) is nearest to z_0 / alpha_0
-    Tensor x_est = (z / alpha(model.schedule->gamma_0())).value();
-    std::vector<uint8_t> pixels(size_t(x_est.numel()));
-    for (int64_t k = 0; k < x_est.numel(); ++k) {
-        double v = std::round((x_est.at(k) + 1.0) * kPixelValues / 2.0 - 0.5);
-        pixels[size_t(k)] = uint8_t(std::clamp(v, 0.0, double(kPixelValues - 1)));
+    // decoder mode: the value v whose f(v) is nearest to z_0 / alpha_0, on the host
+    const std::vector<double> x_est = (z / alpha(model.schedule->gamma_0())).value().to_vector();
+    std::vector<uint8_t> pixels(x_est.size());
+    for (size_t k = 0; k < x_est.size(); ++k) {
+        double v = std::round((x_est[k] + 1.0) * kPixelValues / 2.0 - 0.5);
+        pixels[k] = uint8_t(std::clamp(v, 0.0, double(kPixelValues - 1)));
     }
     return pixels;
 }

@@ -19,7 +19,8 @@ namespace vdm {
 Var ancestral_step(const Var& z_t, const Var& eps_hat, const Var& gamma_s, const Var& gamma_t,
                    const Var& xi);
 
-// n images as uint8 (n, C, H, W) after `steps` reverse steps, reproducible from seed.
+// n images as uint8 (n, C, H, W) after `steps` reverse steps, reproducible from seed;
+// runs on the model's device.
 // progress(i) is called after each step (i = steps..1 counts down), may be empty.
 std::vector<uint8_t> ancestral_sample(const Vdm& model, int64_t n, int64_t steps, uint64_t seed,
                                       const std::function<void(int64_t)>& progress = {});

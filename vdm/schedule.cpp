@@ -20,15 +20,19 @@ LinearSchedule::LinearSchedule(double gamma_min, double gamma_max, DType dtype)
 }
 
 Var LinearSchedule::gamma(const Tensor& t, ScheduleGrad) const {
-    return affine(Var(t.to(dtype_)), gamma_max_ - gamma_min_, gamma_min_);
+    return affine(Var(t.to(dtype_).to(device())), gamma_max_ - gamma_min_, gamma_min_);
 }
 
 Var LinearSchedule::gamma_prime(const Tensor& t, ScheduleGrad) const {
-    return Var(Tensor::full(t.shape(), gamma_max_ - gamma_min_, dtype_));
+    return Var(Tensor::full(t.shape(), gamma_max_ - gamma_min_, dtype_, device()));
 }
 
-Var LinearSchedule::gamma_0() const { return Var(Tensor::full(Shape{1}, gamma_min_, dtype_)); }
-Var LinearSchedule::gamma_1() const { return Var(Tensor::full(Shape{1}, gamma_max_, dtype_)); }
+Var LinearSchedule::gamma_0() const {
+    return Var(Tensor::full(Shape{1}, gamma_min_, dtype_, device()));
+}
+Var LinearSchedule::gamma_1() const {
+    return Var(Tensor::full(Shape{1}, gamma_max_, dtype_, device()));
+}
 
 LearnedSchedule::LearnedSchedule(double gamma_min, double gamma_max, int64_t width, DType dtype,
                                  Rng& rng) {
@@ -66,10 +70,10 @@ LearnedSchedule::Normalized LearnedSchedule::normalized(const Tensor& t, bool wi
                                                         bool need_value, bool need_slope) const {
     std::unique_ptr<NoGradGuard> no_grad = with_grad ? nullptr : std::make_unique<NoGradGuard>();
     const DType dtype = gamma0.dtype();
-    Var g_at_0 = g(Var(Tensor::zeros(Shape{1}, dtype)));
-    Var range = g(Var(Tensor::full(Shape{1}, 1.0, dtype))) - g_at_0;  // g(1) - g(0) > 0
+    Var g_at_0 = g(Var(Tensor::zeros(Shape{1}, dtype, device())));
+    Var range = g(Var(Tensor::full(Shape{1}, 1.0, dtype, device()))) - g_at_0;  // g(1) - g(0) > 0
     Normalized out;
-    Var tv(t.to(dtype));
+    Var tv(t.to(dtype).to(device()));
     if (need_value) out.value = (g(tv) - g_at_0) / range;
     if (need_slope) out.slope = g_prime(tv) / range;
     return out;

@@ -24,7 +24,7 @@ enum class ScheduleGrad { All, Endpoints, Shape };
 
 class Schedule : public Module {
 public:
-    // t (B) constant times in [0, 1] -> (B).
+    // t (B) constant times in [0, 1], on any device -> (B) on the schedule's device.
     virtual Var gamma(const Tensor& t, ScheduleGrad grad = ScheduleGrad::All) const = 0;
     virtual Var gamma_prime(const Tensor& t, ScheduleGrad grad = ScheduleGrad::All) const = 0;
     // gamma(0) and gamma(1) as one-element Vars of shape (1).

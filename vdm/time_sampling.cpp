@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace vdm {
 
@@ -16,13 +17,15 @@ Tensor antithetic_times(int64_t batch, double u) {
 
 DiscreteTimes discretize_times(const Tensor& t, int64_t T) {
     VDM_CHECK(T >= 1, "discretize_times: T = ", T, " must be at least 1");
-    DiscreteTimes out{Tensor::empty(t.shape(), DType::F64), Tensor::empty(t.shape(), DType::F64)};
+    // B numbers: computed on the host, returned on the times' device.
+    const std::vector<double> times = t.to_vector();
+    Tensor step_t = Tensor::empty(t.shape(), DType::F64), step_s = Tensor::empty(t.shape(), DType::F64);
     for (int64_t k = 0; k < t.numel(); ++k) {
-        int64_t i = std::min<int64_t>(int64_t(std::floor(t.at(k) * double(T))) + 1, T);
-        out.t.data<double>()[k] = double(i) / double(T);
-        out.s.data<double>()[k] = double(i - 1) / double(T);
+        int64_t i = std::min<int64_t>(int64_t(std::floor(times[size_t(k)] * double(T))) + 1, T);
+        step_t.data<double>()[k] = double(i) / double(T);
+        step_s.data<double>()[k] = double(i - 1) / double(T);
     }
-    return out;
+    return {step_t.to(t.device()), step_s.to(t.device())};
 }
 
 }  // namespace vdm

@@ -13,7 +13,7 @@ Tensor antithetic_times(int64_t batch, double u);
 
 // The discrete step containing each time: (t(i), s(i)) for i = floor(t T) + 1.
 struct DiscreteTimes {
-    Tensor t, s;  // (B) each
+    Tensor t, s;  // (B) each, F64, on the device of the given times
 };
 DiscreteTimes discretize_times(const Tensor& t, int64_t T);
 

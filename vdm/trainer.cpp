@@ -13,7 +13,8 @@ uint64_t dropout_seed(int64_t seed) { return uint64_t(seed) * 8 + 3; }
 uint64_t batch_seed(int64_t seed) { return uint64_t(seed) * 8 + 4; }
 uint64_t split_seed(int64_t seed) { return uint64_t(seed) * 8 + 5; }
 
-Trainer::Trainer(const RunConfig& cfg, const Dataset& data, std::vector<int64_t> indices)
+Trainer::Trainer(const RunConfig& cfg, const Dataset& data, std::vector<int64_t> indices,
+                 Device device)
     : config(cfg),
       noise_rng(noise_seed(cfg.train.seed)),
       dropout_rng(dropout_seed(cfg.train.seed)),
@@ -24,6 +25,7 @@ Trainer::Trainer(const RunConfig& cfg, const Dataset& data, std::vector<int64_t>
               ") do not match the model's");
     Rng init(init_seed(cfg.train.seed));
     model = std::make_unique<Vdm>(cfg.model, DType::F32, init);
+    model->to(device);
     params = model->parameters();
     AdamWConfig adam;
     adam.weight_decay = cfg.train.weight_decay;

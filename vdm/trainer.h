@@ -1,5 +1,9 @@
 // Training a VDM: the optimizer, EMA, random streams and batch order, and one step.
 //
+// The model is built on the CPU from the seed (the same initial weights on every
+// device), then moved to the run's device, where the optimizer and EMA are made; the
+// batch's pixels are uploaded each step (Vdm::bound).
+//
 // One step: draw a batch, evaluate the bound (VDM_REFERENCE section 3) with fresh
 // noise, backpropagate mean bpd, route the learned schedule's gradients (section 4),
 // clip, AdamW with warmup, EMA. Every random number comes from counter-based
@@ -44,7 +48,8 @@ struct StepStats {
 class Trainer {
 public:
     // data: the training split; indices: the images to train on (the rest is validation).
-    Trainer(const RunConfig& config, const Dataset& data, std::vector<int64_t> indices);
+    Trainer(const RunConfig& config, const Dataset& data, std::vector<int64_t> indices,
+            Device device = Device::CPU);
 
     StepStats step();
 
