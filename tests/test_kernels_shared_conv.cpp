@@ -68,40 +68,47 @@ template <typename T> std::vector<T> off_by_one(const std::vector<T>& v) {
 
 const int64_t kChannels[] = {1, 3}, kKernels[] = {1, 3, 5}, kSides[] = {1, 3, 17, 28};
 
+// Calls check(shape) for every shape of the odd-size sweep, the shape captured for messages.
+template <typename Check> void for_each_odd_shape(Check check) {
+    for (int64_t C : kChannels)
+        for (int64_t k : kKernels)
+            for (int64_t H : kSides)
+                for (int64_t W : kSides) {
+                    CAPTURE(C);
+                    CAPTURE(k);
+                    CAPTURE(H);
+                    CAPTURE(W);
+                    check(ConvShape{C, H, W, k});
+                }
+}
+
 }  // namespace
 
 TEST_CASE("shared conv im2col equals cpu::im2col element by element, odd shapes") {
     const int64_t images = 2;
     uint64_t seed = 700;
-    for (int64_t C : kChannels)
-        for (int64_t k : kKernels)
-            for (int64_t H : kSides)
-                for (int64_t W : kSides) {
-                    const ConvShape s{C, H, W, k};
-                    CAPTURE(C);
-                    CAPTURE(k);
-                    CAPTURE(H);
-                    CAPTURE(W);
-                    Tensor x = randn(Shape{images, C, H, W}, seed++, 1.0, DType::F32);
-                    const std::vector<float> col = shared_columns(s, images, x.data<float>());
-                    // Row r of the column matrix is x convolved with the one-hot kernel e_r:
-                    // the direct-loop reference with weight (rows, C, k, k) = identity.
-                    Tensor one_hot = Tensor::zeros(Shape{s.rows(), C, k, k});
-                    for (int64_t r = 0; r < s.rows(); ++r)
-                        one_hot.data<float>()[r * s.rows() + r] = 1.0f;
-                    Tensor naive = Tensor::empty(Shape{images, s.rows(), H, W});
-                    cpu::conv2d_naive_forward<float>(x, one_hot, Tensor(), naive);
-                    const float* pn = naive.data<float>();
-                    CHECK(count_mismatches(s, images, col,
-                                           std::vector<float>(pn, pn + naive.numel())) == 0);
-                    std::vector<float> cpu_col(size_t(images * s.rows() * s.HW()));
-                    for (int64_t b = 0; b < images; ++b)
-                        cpu::im2col(cpu_dims(s, images), x.data<float>() + b * C * s.HW(),
-                                    cpu_col.data() + b * s.rows() * s.HW());
-                    CHECK(count_mismatches(s, images, col, cpu_col) == 0);
-                    // The comparison catches a thread that writes its neighbour's element.
-                    CHECK(count_mismatches(s, images, off_by_one(col), cpu_col) > 0);
-                }
+    for_each_odd_shape([&](const ConvShape& s) {
+        const int64_t C = s.channels, k = s.k, H = s.H, W = s.W;
+        Tensor x = randn(Shape{images, C, H, W}, seed++, 1.0, DType::F32);
+        const std::vector<float> col = shared_columns(s, images, x.data<float>());
+        // Row r of the column matrix is x convolved with the one-hot kernel e_r:
+        // the direct-loop reference with weight (rows, C, k, k) = identity.
+        Tensor one_hot = Tensor::zeros(Shape{s.rows(), C, k, k});
+        for (int64_t r = 0; r < s.rows(); ++r)
+            one_hot.data<float>()[r * s.rows() + r] = 1.0f;
+        Tensor naive = Tensor::empty(Shape{images, s.rows(), H, W});
+        cpu::conv2d_naive_forward<float>(x, one_hot, Tensor(), naive);
+        const float* pn = naive.data<float>();
+        CHECK(count_mismatches(s, images, col,
+                               std::vector<float>(pn, pn + naive.numel())) == 0);
+        std::vector<float> cpu_col(size_t(images * s.rows() * s.HW()));
+        for (int64_t b = 0; b < images; ++b)
+            cpu::im2col(cpu_dims(s, images), x.data<float>() + b * C * s.HW(),
+                        cpu_col.data() + b * s.rows() * s.HW());
+        CHECK(count_mismatches(s, images, col, cpu_col) == 0);
+        // The comparison catches a thread that writes its neighbour's element.
+        CHECK(count_mismatches(s, images, off_by_one(col), cpu_col) > 0);
+    });
 }
 
 TEST_CASE("shared conv col2im gather equals cpu::col2im bit for bit, odd shapes") {
@@ -109,38 +116,31 @@ TEST_CASE("shared conv col2im gather equals cpu::col2im bit for bit, odd shapes"
     // agree exactly; any difference in indexing shows as a wrong value.
     const int64_t images = 2;
     uint64_t seed = 800;
-    for (int64_t C : kChannels)
-        for (int64_t k : kKernels)
-            for (int64_t H : kSides)
-                for (int64_t W : kSides) {
-                    const ConvShape s{C, H, W, k};
-                    CAPTURE(C);
-                    CAPTURE(k);
-                    CAPTURE(H);
-                    CAPTURE(W);
-                    const int64_t n = images * C * s.HW();
-                    Tensor dcol = randn(Shape{s.rows(), images * s.HW()}, seed++, 1.0, DType::F32);
-                    std::vector<float> dx(size_t(n), std::numeric_limits<float>::quiet_NaN());
-                    shared_col2im(s, images, dcol.data<float>(), dx.data());
-                    std::vector<float> cpu_dx(size_t(n), std::numeric_limits<float>::quiet_NaN());
-                    std::vector<float> dcol_b(size_t(s.rows() * s.HW()));
-                    for (int64_t b = 0; b < images; ++b) {
-                        for (int64_t row = 0; row < s.rows(); ++row)  // image b's block of dcol
-                            for (int64_t p = 0; p < s.HW(); ++p)
-                                dcol_b[size_t(row * s.HW() + p)] =
-                                    dcol.data<float>()[(row * images + b) * s.HW() + p];
-                        cpu::col2im(cpu_dims(s, images), dcol_b.data(),
-                                    cpu_dx.data() + b * C * s.HW());
-                    }
-                    int64_t mismatches = 0, planted = 0;
-                    const std::vector<float> shifted = off_by_one(dx);
-                    for (size_t i = 0; i < size_t(n); ++i) {
-                        mismatches += dx[i] != cpu_dx[i];
-                        planted += shifted[i] != cpu_dx[i];
-                    }
-                    CHECK(mismatches == 0);
-                    CHECK(planted > 0);  // an off-by-one thread is caught
-                }
+    for_each_odd_shape([&](const ConvShape& s) {
+        const int64_t C = s.channels;
+        const int64_t n = images * C * s.HW();
+        Tensor dcol = randn(Shape{s.rows(), images * s.HW()}, seed++, 1.0, DType::F32);
+        std::vector<float> dx(size_t(n), std::numeric_limits<float>::quiet_NaN());
+        shared_col2im(s, images, dcol.data<float>(), dx.data());
+        std::vector<float> cpu_dx(size_t(n), std::numeric_limits<float>::quiet_NaN());
+        std::vector<float> dcol_b(size_t(s.rows() * s.HW()));
+        for (int64_t b = 0; b < images; ++b) {
+            for (int64_t row = 0; row < s.rows(); ++row)  // image b's block of dcol
+                for (int64_t p = 0; p < s.HW(); ++p)
+                    dcol_b[size_t(row * s.HW() + p)] =
+                        dcol.data<float>()[(row * images + b) * s.HW() + p];
+            cpu::col2im(cpu_dims(s, images), dcol_b.data(),
+                        cpu_dx.data() + b * C * s.HW());
+        }
+        int64_t mismatches = 0, planted = 0;
+        const std::vector<float> shifted = off_by_one(dx);
+        for (size_t i = 0; i < size_t(n); ++i) {
+            mismatches += dx[i] != cpu_dx[i];
+            planted += shifted[i] != cpu_dx[i];
+        }
+        CHECK(mismatches == 0);
+        CHECK(planted > 0);  // an off-by-one thread is caught
+    });
 }
 
 namespace {
