@@ -58,6 +58,12 @@ ifeq ($(WERROR),1)
 endif
 LDFLAGS  := $(OPTFLAGS) -fopenmp
 LDLIBS   := -lz
+# Headers and static libraries carried to a machine that lacks them (zlib, doctest on a
+# lent GPU machine: see scripts/gpu_check.sh); git ignores the folder.
+ifneq ($(wildcard .deps/include),)
+  CXXFLAGS += -isystem .deps/include
+  LDFLAGS  += -L.deps/lib
+endif
 ifeq ($(CUDA),1)
   CXXFLAGS += -DVDM_CUDA=1
   LDLIBS   += $(CUDA_LIBS)

@@ -8,6 +8,13 @@
 #     mkdir -p data/mnist && cp /path/to/mnist/*-ubyte.gz data/mnist/
 #     OUT=/path/for/logs bash scripts/gpu_check.sh
 #
+# Headers: the build needs zlib's and doctest's headers (zlib1g-dev, doctest-dev). A
+# machine without them (and without a way to install them) gets them from a folder
+# .deps/ that the Makefile picks up, made on a machine that has them:
+#     mkdir -p .deps/include .deps/lib && cp -r /usr/include/doctest /usr/include/zlib.h \
+#         /usr/include/zconf.h .deps/include/ && cp /usr/lib/x86_64-linux-gnu/libz.a .deps/lib/
+# and carried along with the repo (git ignores .deps/ and data/).
+#
 # MNIST: BEFORE RUNNING, copy the four files train-images-idx3-ubyte.gz,
 # train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz
 # into ./data/mnist (or into $VDM_DATA/mnist). Without them the stages that train,
@@ -24,7 +31,7 @@
 # reported as skipped.
 #   phase 1, one at a time (the timings need the GPU to themselves)
 #     gpu            nvidia-smi -L, nvcc --version                                  20
-#     build          make -j CUDA=1 WERROR=1: the apps, run_tests and bench_vdm    240
+#     build          make -j CUDA=1: the apps, run_tests and bench_vdm             240
 #     cuda tests     build/release-cuda/run_tests -tc='cuda*'                      150
 #     timing         bench_vdm --device cuda --steps 20: the default config         60
 #                    (batch 64) and a wide one (--channels 128 --blocks 8           90
@@ -172,7 +179,7 @@ STAGES=(gpu build cuda_tests bench_default bench_wide train eval_test eval_cpu_v
 stage_label() {
     case $1 in
         gpu) echo "GPU" ;;
-        build) echo "build (CUDA=1 WERROR=1)" ;;
+        build) echo "build (CUDA=1)" ;;
         cuda_tests) echo "CUDA tests (run_tests -tc='cuda*')" ;;
         bench_default) echo "timing: default config, batch 64" ;;
         bench_wide) echo "timing: wide (128 ch, 8 blocks, attention, batch 128)" ;;
@@ -272,12 +279,20 @@ fi
 # --- phase 1: build. The apps at the repo root are shared with a CPU-only build of
 # the same names, so they are removed first and always relinked from this build.
 build_log=$LOG_DIR/02_build.log
+DEPS_INCLUDE=()
+[ -d .deps/include ] && DEPS_INCLUDE=(-isystem .deps/include)
 for app in apps/*.cpp; do
     name=${app##*/}
     rm -f "./${name%.cpp}"
 done
 start=$(elapsed)
-limited 240 "$build_log" make -j"$(nproc 2>/dev/null || echo 16)" CUDA=1 WERROR=1 all "$RUNNER" "$BENCH"
+# Warnings are CI's job (-Werror there); here a newer compiler's new warning must not
+# stop the check.
+for header in zlib.h doctest/doctest.h; do
+    printf '#include <%s>\n' "$header" | g++ -E -x c++ ${DEPS_INCLUDE[@]+"${DEPS_INCLUDE[@]}"} - \
+        >/dev/null 2>&1 || say "missing header <$header>: the build will fail (see the script's header: .deps/)"
+done
+limited 240 "$build_log" make -j"$(nproc 2>/dev/null || echo 16)" CUDA=1 all "$RUNNER" "$BENCH"
 rc=$?
 if ((rc == 0)); then
     result build ok "$(($(elapsed) - start)) s"
