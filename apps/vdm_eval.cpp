@@ -2,6 +2,8 @@
 // per dimension, on the test set (all 10000 images by default) or the validation
 // split the training run held out, on the CPU or (--device cuda) the GPU, whichever
 // device trained it. Each term is reported; the last stdout line is JSON.
+// --index K evaluates image K of the split alone (a batch of one, its noise the first
+// draws of Rng(seed)), so vdm_tour can reproduce that image's three terms.
 #include <omp.h>
 
 #include <chrono>
@@ -17,12 +19,14 @@ using namespace vdm;
 int main(int argc, char** argv) {
     return run_app([&] {
         std::string ckpt, data_dir, split = "test", device_flag = "cpu";
-        int64_t n = 0, seed = 0, batch = 100, threads = 0;
+        int64_t n = 0, seed = 0, batch = 100, threads = 0, index = -1;
         Flags flags("vdm_eval", "bits per dimension of a trained VDM (prior + recon + diffusion)");
         flags.add("ckpt", &ckpt, "checkpoint written by train_mnist (required)");
         flags.add("data", &data_dir, "folder with the four IDX files (else $VDM_DATA/<dataset>, else ./data/<dataset>)");
         flags.add_choice("split", &split, {"test", "val"}, "test set, or the run's validation split");
         flags.add("n", &n, 0, 1000000, "images to evaluate (0: the whole split)");
+        flags.add("index", &index, -1, INT64_MAX,
+                  "evaluate only image K of the split, alone, as vdm_tour does (-1: all images)");
         flags.add("seed", &seed, 0, INT64_MAX, "seed of the noise and times of the estimate");
         flags.add("batch", &batch, 1, 10000, "images per forward pass");
         flags.add("threads", &threads, 0, 1024, "OpenMP threads (0: all cores)");
@@ -41,6 +45,12 @@ int main(int argc, char** argv) {
             for (int64_t i = 0; i < data.n; ++i) indices.push_back(i);
         } else {
             indices = train_val_split(data.n, cfg.train.val_fraction, split_seed(cfg.train.seed)).val;
+        }
+        if (index >= 0) {
+            VDM_CHECK(!flags.given("n"), "--index and --n exclude each other");
+            VDM_CHECK(index < int64_t(indices.size()), "--index ", index, " is outside the ",
+                      indices.size(), " images of the ", split, " split");
+            indices = {indices[size_t(index)]};
         }
         if (n > 0 && n < int64_t(indices.size())) indices.resize(size_t(n));
         std::fprintf(stderr, "%s: step %lld, %lld parameters; evaluating %lld %s images of %s on %s\n",
@@ -62,10 +72,13 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "bpd %.4f +- %.4f = prior %.5f + recon %.5f + diffusion %.4f (%lld images)\n",
                      e.bpd, e.bpd_stderr, e.prior, e.recon, e.diffusion, (long long)e.n);
         report_device_memory(device);
-        std::printf("{\"bpd\": %.6f, \"bpd_stderr\": %.6f, \"prior\": %.6f, \"recon\": %.6f, "
+        const std::string index_field =
+            index >= 0 ? "\"index\": " + std::to_string(index) + ", " : std::string();
+        std::printf("{%s\"bpd\": %.6f, \"bpd_stderr\": %.6f, \"prior\": %.6f, \"recon\": %.6f, "
                     "\"diffusion\": %.6f, \"n\": %lld, \"split\": \"%s\", \"step\": %lld, \"ckpt\": \"%s\", "
                     "\"device\": \"%s\"}\n",
-                    e.bpd, e.bpd_stderr, e.prior, e.recon, e.diffusion, (long long)e.n, split.c_str(),
+                    index_field.c_str(), e.bpd, e.bpd_stderr, e.prior, e.recon, e.diffusion,
+                    (long long)e.n, split.c_str(),
                     (long long)trained.step, ckpt.c_str(), device_name(device));
         return 0;
     });

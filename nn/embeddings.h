@@ -1,4 +1,4 @@
-// The ScoreNet's two input embeddings (VDM_REFERENCE section 7):
+// The ScoreNet's two input embeddings (docs/vdm.md#score-network):
 // Fourier features of z_t, which let the network resolve the 256 pixel levels at
 // low noise, and the sinusoidal embedding of the normalized log-SNR.
 #pragma once

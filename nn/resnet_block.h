@@ -1,4 +1,4 @@
-// The ScoreNet's ResNet block with time conditioning (VDM_REFERENCE section 7):
+// The ScoreNet's ResNet block with time conditioning (docs/vdm.md#score-network):
 //   h = conv1(silu(norm1(x))) + proj(emb)     (emb broadcast over H, W)
 //   h = conv2(dropout(silu(norm2(h))))         (conv2 zero-initialized)
 //   out = skip(x) + h                          (skip: 1x1 conv when Cin != Cout)

@@ -1,5 +1,5 @@
 // The VDM ScoreNet: an epsilon-prediction U-Net at full resolution
-// (VDM_REFERENCE section 7). eps_hat = net(z_t, gamma_t).
+// (docs/vdm.md#score-network). eps_hat = net(z_t, gamma_t).
 //
 //   input      z (B, C, H, W), with Fourier features of z appended on the channel axis
 //   embedding  gamma -> normalized t -> sinusoidal (width) -> MLP -> (B, 4 width)

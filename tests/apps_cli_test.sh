@@ -57,7 +57,7 @@ write_idx "$data/t10k-images-idx3-ubyte" 12 28 28
 write_idx "$data/t10k-labels-idx1-ubyte" 12
 
 # --- flags, every app
-for app in demo_mnist train_mnist vdm_eval vdm_sample; do
+for app in demo_mnist train_mnist vdm_eval vdm_sample vdm_plots; do
     "$apps/$app" --help | grep -q -- '--seed' || fail "$app --help lists no --seed"
     expect_error "$app" "unknown flag" --stepz 10
     expect_error "$app" "not an integer" --seed abc
@@ -134,6 +134,21 @@ e2=$("$apps/vdm_eval" --ckpt "$ckpt" --data "$data" 2>/dev/null | tail -1)
 "$apps/vdm_sample" --ckpt "$ckpt" --n 3 --steps 4 --out "$tmp/s1.png" >/dev/null 2>&1
 "$apps/vdm_sample" --ckpt "$ckpt" --n 3 --steps 4 --out "$tmp/s2.png" >/dev/null 2>&1
 cmp -s "$tmp/s1.png" "$tmp/s2.png" && pass "vdm_sample is deterministic" || fail "vdm_sample differs"
+
+# --- figures: schedules of two checkpoints and where the bits come from
+expect_error vdm_plots "--ckpt is required"
+[ "$gpu" = 0 ] && expect_error vdm_plots "error: cuda: " --device cuda --ckpt /nonexistent/c.safetensors
+expect_error vdm_plots "exceeds the 12 test images" --ckpt "$ckpt" --data "$data" --n 13
+"$apps/vdm_plots" --ckpt "$ckpt" --ckpt2 "$ckpt" --data "$data" --n 3 --grid 4 --out "$tmp/fig1" \
+    >"$tmp/p1.json" 2>"$tmp/p1.err" || fail "vdm_plots: $(tail -1 "$tmp/p1.err")"
+"$apps/vdm_plots" --ckpt "$ckpt" --data "$data" --n 3 --grid 4 --out "$tmp/fig2" >/dev/null 2>&1
+for f in schedule_gamma schedule_snr bits; do
+    [ "$(head -c 4 "$tmp/fig1/$f.svg")" = "<svg" ] && [ "$(tail -n 1 "$tmp/fig1/$f.svg")" = "</svg>" ] \
+        || fail "vdm_plots: $f.svg is not an SVG document"
+done
+[ "$(grep -c '<polyline' "$tmp/fig1/schedule_gamma.svg")" -eq 2 ] || fail "vdm_plots: --ckpt2 drew no second schedule"
+cmp -s "$tmp/fig1/bits.svg" "$tmp/fig2/bits.svg" && pass "vdm_plots is deterministic" || fail "vdm_plots: bits.svg differs"
+[[ $(tail -1 "$tmp/p1.json") == *'"diffusion_bpd": '*'"n": 3, "grid": 4'* ]] || fail "vdm_plots JSON: $(tail -1 "$tmp/p1.json")"
 
 # --- with a GPU: a GPU checkpoint resumes and evaluates on the CPU, and the reverse
 if [ "$gpu" = 1 ]; then

@@ -1,4 +1,4 @@
-// The VDM math of VDM_REFERENCE sections 1-4, checked numerically in float64:
+// The VDM math of docs/vdm.md, checked numerically in float64:
 // the three views of the process, the loss terms, the schedules, the sampler step.
 #include <doctest/doctest.h>
 
@@ -28,7 +28,7 @@ const std::pair<double, double> kGammaPairs[] = {
 
 }  // namespace
 
-TEST_CASE("two Markov steps compose to the marginal (VDM_REFERENCE 1)") {
+TEST_CASE("two Markov steps compose to the marginal") {
     for (const auto& pair : kGammaPairs) {
         const double gamma_s = pair.first, gamma_t = pair.second;  // (clang: no lambda capture of bindings)
         CAPTURE(gamma_s);
@@ -50,7 +50,7 @@ TEST_CASE("two Markov steps compose to the marginal (VDM_REFERENCE 1)") {
     }
 }
 
-TEST_CASE("Bayes' rule gives the posterior mu_Q and sigma_Q^2 (VDM_REFERENCE 1)") {
+TEST_CASE("Bayes' rule gives the posterior mu_Q and sigma_Q^2") {
     const double x = 0.37, z_t = -0.81;
     for (const auto& pair : kGammaPairs) {
         const double gamma_s = pair.first, gamma_t = pair.second;  // (clang: no lambda capture of bindings)
@@ -159,7 +159,7 @@ TEST_CASE("discrete L_T approaches continuous L_inf as T grows (same network, sa
     }
 }
 
-TEST_CASE("DDPM's per-step weight equals VDM's 0.5 expm1(gamma_t - gamma_{t-1}) (VDM_REFERENCE 4)") {
+TEST_CASE("DDPM's per-step weight equals VDM's 0.5 expm1(gamma_t - gamma_{t-1})") {
     const int T = 1000;
     double alpha_bar_prev = 1.0;
     int checked = 0;

@@ -1,4 +1,4 @@
-// Bits per dimension (VDM_REFERENCE section 3): bpd = nats / (D ln 2) with D the
+// Bits per dimension (docs/vdm.md#bits-per-dimension): bpd = nats / (D ln 2) with D the
 // number of pixel values per image (784 for MNIST), and the evaluation of the full
 // bound over a set of images, each term reported on its own.
 #pragma once

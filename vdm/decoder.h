@@ -1,4 +1,4 @@
-// The discretized decoder p(x | z_0) (VDM_REFERENCE section 2): independent per
+// The discretized decoder p(x | z_0) (docs/vdm.md#decoder): independent per
 // pixel, a categorical over the 256 values v with logits
 //   -0.5 exp(-gamma_0) (z_0 / alpha_0 - f(v))^2,
 // normalized by log-softmax over v. Exact as gamma_0 -> -infinity.

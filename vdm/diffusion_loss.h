@@ -1,5 +1,6 @@
-// The diffusion term of the bound (VDM_REFERENCE section 3), per image, from the
-// noise eps used to make z_t and the network's estimate eps_hat(z_t; gamma_t):
+// The diffusion term of the bound, per image, from the noise eps used to make z_t
+// and the network's estimate eps_hat(z_t; gamma_t) (docs/vdm.md#continuous-time-loss,
+// docs/vdm.md#discrete-time-diffusion-term):
 //   continuous time (T -> inf):  L_inf = 0.5 gamma'(t) ||eps - eps_hat||^2
 //   discrete time, T steps:      L_T   = (T / 2) expm1(gamma_t - gamma_s) ||eps - eps_hat||^2
 // with t = i / T, s = (i - 1) / T, i uniform in 1..T. Each discrete term is the

@@ -1,4 +1,4 @@
-// The encoder f(x) (VDM_REFERENCE section 2): pixel value x in {0..255} to the
+// The encoder f(x) (docs/vdm.md#encoder): pixel value x in {0..255} to the
 // centre of its bin in (-1, 1), f(x) = 2 (x + 0.5) / 256 - 1. z_0 lives in this space.
 #pragma once
 #include <cstdint>

@@ -1,5 +1,5 @@
 // The Variational Diffusion Model: a ScoreNet and a noise schedule, and the
-// variational bound per image (VDM_REFERENCE section 3),
+// variational bound per image (docs/vdm.md#variational-bound),
 //   -log p(x) <= L_prior + L_recon + L_diffusion     (nats per image).
 // The randomness of one evaluation (times, eps for z_t, eps for z_0) is an explicit
 // BoundNoise, so tests can hold it fixed; draw_noise makes it from an Rng.
@@ -50,7 +50,7 @@ public:
     // split_schedule_grad (learned schedule, continuous loss): gamma(t) and gamma'(t)
     // enter the graph as leaves; after backward, schedule_backward gives the
     // endpoints the bound's gradient and the shape the gradient of the estimator's
-    // second moment (VDM_REFERENCE section 4). Otherwise every parameter gets the
+    // second moment (docs/vdm.md#variance-objective). Otherwise every parameter gets the
     // bound's gradient directly.
     BoundTerms bound(const uint8_t* pixels, const BoundNoise& noise, Rng* dropout_rng = nullptr,
                      bool split_schedule_grad = false) const;

@@ -1,4 +1,4 @@
-// The prior term (VDM_REFERENCE section 3): L_prior = KL(q(z_1 | x) || N(0, I))
+// The prior term (docs/vdm.md#prior-term): L_prior = KL(q(z_1 | x) || N(0, I))
 //   = 0.5 sum_i (alpha_1^2 x_i^2 + sigma_1^2 - log sigma_1^2 - 1)
 //   = 0.5 sum_i (alpha_1^2 (x_i^2 - 1) + softplus(-gamma_1)),
 // the second form exact and free of the cancellation in sigma_1^2 - 1 - log sigma_1^2

@@ -1,4 +1,4 @@
-// The three views of the forward process, in the stable forms of VDM_REFERENCE section 1.
+// The three views of the forward process, in their stable forms (docs/vdm.md#forward-process).
 #include "vdm/process.h"
 
 namespace vdm {
@@ -22,7 +22,7 @@ Var transition_sigma_sq(const Var& gamma_s, const Var& gamma_t) {
 }
 
 Var posterior_mean(const Var& z_t, const Var& x, const Var& gamma_s, const Var& gamma_t) {
-    // the reference's two coefficients, with sigma_{t|s}^2 in its stable form
+    // the two coefficients of docs/vdm.md#posterior, with sigma_{t|s}^2 in its stable form
     Var sigma_t_sq = sigma_sq(gamma_t);
     Var z_coef = transition_alpha(gamma_s, gamma_t) * sigma_sq(gamma_s) / sigma_t_sq;
     Var x_coef = alpha(gamma_s) * transition_sigma_sq(gamma_s, gamma_t) / sigma_t_sq;

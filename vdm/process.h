@@ -1,4 +1,4 @@
-// The Gaussian diffusion process in its three views (VDM_REFERENCE section 1), as
+// The Gaussian diffusion process in its three views (docs/vdm.md#forward-process), as
 // functions of the schedule value gamma = -log SNR. Every argument broadcasts, so
 // gamma may be (B, 1, 1, 1) against images (B, C, H, W), or scalars in tests.
 //

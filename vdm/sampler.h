@@ -1,10 +1,11 @@
-// Ancestral sampling (VDM_REFERENCE section 2): z_1 ~ N(0, I), then for
+// Ancestral sampling (docs/vdm.md#ancestral-sampling): z_1 ~ N(0, I), then for
 // i = T..1 with t = i / T, s = (i - 1) / T one exact draw from
 // p(z_s | z_t) = q(z_s | z_t, x = x_hat(z_t)):
 //   z_s = (alpha_s / alpha_t) (z_t - c sigma_t eps_hat) + sqrt(c sigma_s^2) xi,
 //   c = -expm1(gamma_s - gamma_t),  xi ~ N(0, I),
 // and finally the decoder's most likely pixel values given z_0.
-// (The talk's "Algorithm 2" line 5 has a different update; it is not this posterior.)
+// (Some write-ups give another update here; it is not this posterior, see
+// docs/vdm.md#where-other-write-ups-differ.)
 #pragma once
 #include <cstdint>
 #include <functional>

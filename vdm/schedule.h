@@ -1,5 +1,5 @@
 // Noise schedules gamma(t), the negative log-SNR, monotone increasing on [0, 1]
-// (VDM_REFERENCE section 4). Both give gamma(t) and its derivative gamma'(t) in
+// (docs/vdm.md#schedules). Both give gamma(t) and its derivative gamma'(t) in
 // closed form built from ordinary ops, so the continuous-time loss, which needs
 // gamma', stays differentiable with respect to the schedule's parameters.
 //

@@ -1,4 +1,4 @@
-// Times for the diffusion loss (VDM_REFERENCE section 3).
+// Times for the diffusion loss (docs/vdm.md#antithetic-time-sampling).
 //   antithetic (low-discrepancy) sampling over a batch: t_k = mod(u + k / B, 1)
 //   discrete time: step i = floor(t T) + 1 in 1..T, t(i) = i / T, s(i) = (i - 1) / T
 #pragma once

@@ -4,11 +4,11 @@
 // device), then moved to the run's device, where the optimizer and EMA are made; the
 // batch's pixels are uploaded each step (Vdm::bound).
 //
-// One step: draw a batch, evaluate the bound (VDM_REFERENCE section 3) with fresh
-// noise, backpropagate mean bpd, route the learned schedule's gradients (section 4),
-// clip, AdamW with warmup, EMA. Every random number comes from counter-based
-// streams whose positions are part of the state, so a run resumed from a checkpoint
-// continues exactly as the uninterrupted run would have.
+// One step: draw a batch, evaluate the bound (docs/vdm.md#variational-bound) with
+// fresh noise, backpropagate mean bpd, route the learned schedule's gradients
+// (docs/vdm.md#variance-objective), clip, AdamW with warmup, EMA. Every random
+// number comes from counter-based streams whose positions are part of the state, so
+// a run resumed from a checkpoint continues exactly as the uninterrupted run would have.
 #pragma once
 #include <memory>
 #include <string>
