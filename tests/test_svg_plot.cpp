@@ -212,7 +212,8 @@ TEST_CASE("svg plot: ticks are round, evenly spaced, and cover the data range") 
     const std::vector<std::pair<double, double>> ranges = {
         {0.0, 1.0},     {-13.3, 5.0},    {0.005, 0.995}, {3.0, 3.0},   {0.0, 0.0},
         {-1e-4, 3e-4},  {1234.5, 98765}, {-7.0, -6.99},  {2.5, 2.5e6}, {0.1, 0.30000000000000004}};
-    for (auto [lo, hi] : ranges) {
+    for (const auto& range : ranges) {  // named members: clang rejects bindings in INFO
+        const double lo = range.first, hi = range.second;
         INFO("range [" << lo << ", " << hi << "]");
         const vdm::Ticks t = vdm::linear_ticks(lo, hi);
         const std::vector<double>& ticks = t.values;
@@ -246,7 +247,8 @@ TEST_CASE("svg plot: ticks are round, evenly spaced, and cover the data range") 
 
     const std::vector<std::pair<double, double>> log_ranges = {
         {6.7e-3, 6e5}, {3.0, 40.0}, {1.0, 1.0}, {10.0, 10.0}, {2e-300, 1e300}, {0.05, 0.07}};
-    for (auto [lo, hi] : log_ranges) {
+    for (const auto& range : log_ranges) {
+        const double lo = range.first, hi = range.second;
         INFO("log range [" << lo << ", " << hi << "]");
         const vdm::Ticks t = vdm::log_ticks(lo, hi);
         const std::vector<double>& ticks = t.values;
@@ -352,7 +354,9 @@ TEST_CASE("svg plot: written atomically; bad input is a one-line error and write
         {with([](vdm::LinePlot& p) { p.series[0].y[0] = -1e308; p.series[0].y[1] = 1e308; }),
          "too wide"},
     };
-    for (const auto& [plot, expected] : bad) {
+    for (const auto& bad_case : bad) {  // named members: clang rejects bindings in lambdas
+        const vdm::LinePlot& plot = bad_case.first;
+        const std::string& expected = bad_case.second;
         check_error([&] { vdm::svg_line_plot(plot); }, expected);
         const std::string other = tmp.file("bad.svg");
         check_error([&] { vdm::write_svg_line_plot(other, plot); }, other + ": svg plot");
