@@ -9,52 +9,7 @@
 #  - the tour is deterministic, and its PNG strip has the documented width and height.
 set -u
 cd "$(dirname "$0")/.."
-apps=${VDM_APP_DIR:-.}  # make test sets the variant's app folder
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-status=0
-
-fail() { echo "FAIL: $*"; status=1; }
-pass() { echo "ok: $*"; }
-
-expect_error() {  # expect_error APP KEYWORD ARGS...: one-line error containing KEYWORD, exit 1
-    local app=$1 keyword=$2; shift 2
-    local err rc
-    err=$("$apps/$app" "$@" 2>&1 >/dev/null); rc=$?
-    if [ "$rc" -ne 1 ] || [ "$(printf '%s\n' "$err" | wc -l)" -ne 1 ] || [[ $err != *"$keyword"* ]]; then
-        fail "$app $* -> exit $rc, stderr: $err"
-    else
-        pass "$app $* -> $err"
-    fi
-}
-
-be32() {  # a big-endian u32
-    local h
-    h=$(printf '%08x' "$1")
-    printf "\\x${h:0:2}\\x${h:2:2}\\x${h:4:2}\\x${h:6:2}"
-}
-
-# IDX file: magic, big-endian dims, then a deterministic pattern (discs of varying
-# radius as pixels, or labels 0..9).
-write_idx() {  # write_idx FILE COUNT [ROWS COLS]
-    local file=$1 count=$2
-    if [ $# -eq 4 ]; then
-        { printf '\x00\x00\x08\x03'; be32 "$count"; be32 "$3"; be32 "$4"; } >"$file"
-        LC_ALL=C awk -v n=$((count * $3 * $4)) 'BEGIN { for (i = 0; i < n; i++) {
-            p = i % 784; r = int(p / 28); c = p % 28; k = int(i / 784);
-            v = ((r - 14) ^ 2 + (c - 14) ^ 2 < 40 + 5 * (k % 7)) ? 255 - k % 50 : k % 3;
-            printf "%c", v } }' >>"$file"
-    else
-        { printf '\x00\x00\x08\x01'; be32 "$count"; } >"$file"
-        LC_ALL=C awk -v n="$count" 'BEGIN { for (i = 0; i < n; i++) printf "%c", i % 10 }' >>"$file"
-    fi
-}
-data=$tmp/data
-mkdir -p "$data"
-write_idx "$data/train-images-idx3-ubyte" 40 28 28
-write_idx "$data/train-labels-idx1-ubyte" 40
-write_idx "$data/t10k-images-idx3-ubyte" 12 28 28
-write_idx "$data/t10k-labels-idx1-ubyte" 12
+source tests/cli_helpers.sh  # $apps, $tmp, $data, fail, pass, expect_error, $status
 
 # --- flags that fail before any checkpoint is read
 "$apps/vdm_tour" --help | grep -q -- '--times' || fail "vdm_tour --help lists no --times"
