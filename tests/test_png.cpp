@@ -16,6 +16,8 @@
 
 namespace fs = std::filesystem;
 
+using vdm::test::check_error;
+
 namespace {
 
 struct Chunk {
@@ -86,22 +88,6 @@ void check_png(const std::string& path, const std::vector<uint8_t>& pixels, int6
         decoded.insert(decoded.end(), row + 1, row + 1 + row_bytes);
     }
     CHECK(decoded == pixels);
-}
-
-// f() must throw a one-line vdm::Error containing `expected`.
-template <typename F>
-void check_error(F&& f, const std::string& expected) {
-    std::string message;
-    try {
-        f();
-        FAIL_CHECK("no vdm::Error thrown; expected one with: " << expected);
-        return;
-    } catch (const vdm::Error& e) {
-        message = e.what();
-    }
-    INFO("message: " << message);
-    CHECK(message.find(expected) != std::string::npos);
-    CHECK(message.find('\n') == std::string::npos);
 }
 
 }  // namespace

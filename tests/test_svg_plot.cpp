@@ -20,6 +20,8 @@
 
 namespace fs = std::filesystem;
 
+using vdm::test::check_error;
+
 namespace {
 
 struct Element {
@@ -113,22 +115,6 @@ std::vector<std::string> texts(const std::vector<Element>& elements) {
 
 bool contains(const std::vector<std::string>& v, const std::string& s) {
     return std::find(v.begin(), v.end(), s) != v.end();
-}
-
-// f() must throw a one-line vdm::Error containing `expected`.
-template <typename F>
-void check_error(F&& f, const std::string& expected) {
-    std::string message;
-    try {
-        f();
-        FAIL_CHECK("no vdm::Error thrown; expected one with: " << expected);
-        return;
-    } catch (const vdm::Error& e) {
-        message = e.what();
-    }
-    INFO("message: " << message);
-    CHECK(message.find(expected) != std::string::npos);
-    CHECK(message.find('\n') == std::string::npos);
 }
 
 vdm::LinePlot two_series_plot() {
