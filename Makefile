@@ -27,7 +27,10 @@ ifeq ($(CUDA),1)
     $(error CUDA=1 but nvcc was not found (put it on PATH or set NVCC=/path/to/nvcc))
   endif
   VARIANT   := $(VARIANT)-cuda
-  CUDA_HOME := $(patsubst %/bin/nvcc,%,$(realpath $(NVCC)))
+  # The toolkit is the one this nvcc belongs to; ask nvcc, since the nvcc on PATH
+  # may be a wrapper script outside the toolkit (NVCC=... picks another toolkit).
+  CUDA_ROOT := $(realpath $(shell $(NVCC) -dryrun -x cu -c /dev/null -o /dev/null 2>&1 | \
+                 sed -n 's/^#\$$ _HERE_=//p')/..)
   CUDA_ARCH := -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
   NVCCFLAGS := -std=c++17 $(filter -O%,$(OPTFLAGS)) $(CUDA_ARCH) -DVDM_CUDA=1 -I. -MMD -MP \
                --extended-lambda \
@@ -40,7 +43,11 @@ ifeq ($(CUDA),1)
   ifeq ($(WERROR),1)
     NVCCFLAGS += -Werror all-warnings -Xcompiler -Werror
   endif
-  CUDA_LIBDIR := $(firstword $(wildcard $(CUDA_HOME)/lib64 $(CUDA_HOME)/lib))
+  CUDA_LIBDIR := $(dir $(firstword $(wildcard $(CUDA_ROOT)/lib64/libcudart.so $(CUDA_ROOT)/lib/libcudart.so \
+                                              $(CUDA_ROOT)/targets/*/lib/libcudart.so)))
+  ifeq ($(CUDA_LIBDIR),)
+    $(error CUDA=1 but libcudart.so was not found in the toolkit of $(NVCC) ('$(CUDA_ROOT)'; set NVCC=/path/to/cuda/bin/nvcc, or CUDA=0))
+  endif
   CUDA_LIBS := -L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcublas -lcudart
 endif
 
