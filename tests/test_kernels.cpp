@@ -35,7 +35,7 @@ TEST_CASE("blocked gemm matches the naive reference, all transposes, odd sizes, 
     struct Case {
         int64_t M, N, K;
     };
-    // Sizes straddle the 6 x 32 register tile and the 256-deep packing slice.
+    // Sizes straddle the 8 x 32 register tile and the 256-deep slice (tests/test_gemm.cpp has more).
     const Case cases[] = {{1, 1, 1}, {5, 7, 3}, {13, 33, 17}, {64, 784, 576}, {37, 70, 300}};
     uint64_t seed = 1;
     for (const Case& c : cases)

@@ -1,8 +1,9 @@
 // CPU matrix multiply: C = beta * C + op(A) op(B), row-major, op = transpose or not.
 // op(A) is M x K, op(B) is K x N, C is M x N; lda/ldb/ldc are row strides.
 // gemm_naive is the obviously-correct reference (STYLE.md point 1); gemm is the
-// packed, register-blocked, OpenMP version that the kernels use and the tests
-// compare against the reference.
+// register-blocked, AVX-512 (where the compiler targets it), OpenMP version that the
+// kernels use and the tests compare against the reference. gemm's result does not
+// depend on the thread count.
 #pragma once
 #include <cstdint>
 
