@@ -64,11 +64,25 @@ Var group_norm(const Var& x, int groups, const Var& weight, const Var& bias, dou
 Var softmax(const Var& x);
 Var log_softmax(const Var& x);
 
+// --- attention, fused (autodiff/attention.cpp): q, k, v (BH, d, N), channel-major per
+// head, q already scaled by 1/sqrt(d); out (BH, d, N) with out[b][c][i] =
+// sum_j v[b][c][j] softmax_j(sum_c' q[b][c'][i] k[b][c'][j]). The same values as
+// matmul(v, softmax(matmul(q, k, true, false)), false, true), without the N x N weights.
+Var attention(const Var& q, const Var& k, const Var& v);
+
 // --- layout (autodiff/layout.cpp)
 Var reshape(const Var& x, const Shape& shape);
 Var permute(const Var& x, const std::vector<int>& perm);  // out.dim(i) = x.dim(perm[i])
 Var concat(const std::vector<Var>& xs, int axis);          // sizes may differ along axis only
 // out[..] = x[.., index[..]]: x (..., V), index I32 of shape (...), out (...).
 Var gather_last(const Var& x, const Tensor& index);
+
+// --- the categorical decoder's log-probability, fused (autodiff/decoder.cpp): per
+// element of u, the log-softmax over v of scale (u - centres[v])^2 read at v = index,
+//   out = gather_last(log_softmax(scale * square(u[..., None] - centres)), index)
+// without the (..., V) logits. u (...), index I32 of u's shape, centres (V) (a
+// constant), scale one element; u, centres and scale share dtype and device.
+Var categorical_log_prob(const Var& u, const Tensor& centres, const Var& scale,
+                         const Tensor& index);
 
 }  // namespace vdm

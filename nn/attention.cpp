@@ -31,8 +31,8 @@ Var AttentionBlock::forward(const Var& x) const {
     Var q = reshape(query.forward(h), per_head) * (1.0 / std::sqrt(double(d)));
     Var k = reshape(key.forward(h), per_head);
     Var v = reshape(value.forward(h), per_head);
-    Var weights = softmax(matmul(q, k, /*trans_a=*/true, false));  // (B heads, N_i, N_j)
-    Var out = matmul(v, weights, false, /*trans_b=*/true);         // (B heads, d, N_i)
+    // out[c][i] = sum_j v[c][j] softmax_j(q_i . k_j): fused, the (N_i, N_j) weights never stored
+    Var out = attention(q, k, v);  // (B heads, d, N_i)
     return x + proj.forward(reshape(out, x.shape()));
 }
 

@@ -2,7 +2,8 @@
 //   h = norm(x); q, k, v = 1x1 convs of h, split into `heads` heads of C/heads channels
 //   out_i = sum_j softmax_j(q_i . k_j / sqrt(d)) v_j     for pixels i, j of one image
 //   return x + proj(out)                                   (proj zero-initialized)
-// The attention matrix is (B heads, HW, HW): 784 x 784 per head for MNIST.
+// The fused op (autodiff/ops.h attention) never stores the (B heads, HW, HW) weights:
+// 784 x 784 per head for MNIST.
 #pragma once
 #include "nn/layers.h"
 

@@ -101,6 +101,17 @@ public:
     virtual void softmax_forward(const Tensor& x, bool log, Tensor& y) = 0;
     virtual void softmax_backward(const Tensor& y, const Tensor& dy, bool log, Tensor& dx) = 0;
 
+    // --- attention, fused: softmax(q^T k) is never stored. q, k, v, out are (BH, d, N),
+    // channel-major per head (q[b][c][i]), q already scaled by 1/sqrt(d); per head
+    //   out[c][i] = sum_j v[c][j] P_ij,  P_ij = exp(S_ij - L_i),  S = q^T k,
+    // and logsumexp (BH, N) saves L_i = log sum_j exp(S_ij) for the backward, which
+    // recomputes P from q, k and L and writes all of dq, dk, dv (BH, d, N).
+    virtual void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out,
+                                   Tensor& logsumexp) = 0;
+    virtual void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v,
+                                    const Tensor& out, const Tensor& logsumexp, const Tensor& dout,
+                                    Tensor& dq, Tensor& dk, Tensor& dv) = 0;
+
     // --- layout
     // y = x with its axes reordered: y.dim(i) = x.dim(perm[i]).
     virtual void permute(const Tensor& x, const std::vector<int>& perm, Tensor& y) = 0;
@@ -111,6 +122,24 @@ public:
     virtual void gather_last(const Tensor& x, const Tensor& index, Tensor& y) = 0;
     // dx = 0, then dx[.., index[..]] += dy[..].
     virtual void scatter_last(const Tensor& dy, const Tensor& index, Tensor& dx) = 0;
+
+    // --- the categorical decoder's log-probability (docs/vdm.md#decoder), fused: the
+    // log-softmax over V values and the gather at the true one, without the (elements, V)
+    // logits. Element i of u (any shape) has logits logit_v = s (u_i - c_v)^2 over the
+    // centres c (V), s = scale[0] (one element: the decoder's -0.5 exp(-gamma_0)); index
+    // (I32, u's shape) holds its true value x_i, and
+    //   out_i = logit_{x_i} - logsumexp_v logit_v      (with the max subtracted)
+    // The backward recomputes p = softmax(logit) and writes, where defined,
+    //   du_i     = dout_i 2 s (E_p[c] - c_{x_i})
+    //   dscale_i = dout_i ((u_i - c_{x_i})^2 - E_p[(u_i - c)^2])   (per element: the op sums)
+    // Kernel arithmetic: tensor/kernels/decoder.h.
+    virtual void categorical_log_prob_forward(const Tensor& u, const Tensor& centres,
+                                              const Tensor& scale, const Tensor& index,
+                                              Tensor& out) = 0;
+    virtual void categorical_log_prob_backward(const Tensor& u, const Tensor& centres,
+                                               const Tensor& scale, const Tensor& index,
+                                               const Tensor& dout, Tensor& du,
+                                               Tensor& dscale) = 0;
 
     // --- optimizer (nn/adamw.h, nn/ema.h); all tensors of one parameter's shape
     // AdamW: m, v updated from g; w = decay w - lr m_hat / (sqrt(v_hat) + eps).

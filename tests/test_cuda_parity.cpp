@@ -18,6 +18,8 @@
 #include "tensor/dispatch.h"
 #include "tests/cuda_parity.h"
 #include "tests/helpers.h"
+#include "vdm/decoder.h"
+#include "vdm/encoder.h"
 
 using namespace vdm;
 using test::input_on;
@@ -237,6 +239,15 @@ public:
     void softmax_backward(const Tensor& y, const Tensor& dy, bool log, Tensor& dx) override {
         inner_.softmax_backward(y, dy, log, dx);
     }
+    void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out,
+                           Tensor& logsumexp) override {
+        inner_.attention_forward(q, k, v, out, logsumexp);
+    }
+    void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
+                            const Tensor& logsumexp, const Tensor& dout, Tensor& dq, Tensor& dk,
+                            Tensor& dv) override {
+        inner_.attention_backward(q, k, v, out, logsumexp, dout, dq, dk, dv);
+    }
     void permute(const Tensor& x, const std::vector<int>& perm, Tensor& y) override {
         inner_.permute(x, perm, y);
     }
@@ -248,6 +259,15 @@ public:
     }
     void scatter_last(const Tensor& dy, const Tensor& index, Tensor& dx) override {
         inner_.scatter_last(dy, index, dx);
+    }
+    void categorical_log_prob_forward(const Tensor& u, const Tensor& centres, const Tensor& scale,
+                                      const Tensor& index, Tensor& out) override {
+        inner_.categorical_log_prob_forward(u, centres, scale, index, out);
+    }
+    void categorical_log_prob_backward(const Tensor& u, const Tensor& centres, const Tensor& scale,
+                                       const Tensor& index, const Tensor& dout, Tensor& du,
+                                       Tensor& dscale) override {
+        inner_.categorical_log_prob_backward(u, centres, scale, index, dout, du, dscale);
     }
     void adamw_update(Tensor& w, Tensor& m, Tensor& v, const Tensor& g,
                       const AdamWStep& step) override {
@@ -762,6 +782,103 @@ TEST_CASE("cuda parity: softmax and log-softmax forward and backward" * test::ne
                 });
             }
     tally.print_closest();
+}
+
+TEST_CASE("cuda parity: attention forward and backward" * test::needs_gpu()) {
+    ParityTally tally("attention");
+    const Shape shapes[] = {
+        {1, 1, 1},     // one query, one key: P = 1
+        {3, 17, 31},   // odd sizes
+        {2, 3, 785},   // long odd rows
+        {4, 32, 784},  // the model's heads: 32 channels, 784 tokens
+    };
+    uint64_t seed = 950;
+    for (const Shape& shape : shapes)
+        for (DType dtype : kFloatTypes) {
+            // q scaled by 1/sqrt(d) as in nn/attention.cpp: logits of order 1
+            const Tensor q = normal(shape, seed++, dtype, 1.0 / std::sqrt(double(shape[1])));
+            const Tensor k = normal(shape, seed++, dtype), v = normal(shape, seed++, dtype);
+            const Tensor dout = normal(shape, seed++, dtype);
+            const Shape rows{shape[0], shape[2]};
+            const std::string name = label("attention", dtype, shape);
+            // out sums N terms; dq and dk sum N terms of dS, each from a sum over d
+            tally.expect(name, test::sum_bound(dtype, shape[2]), [=](Backend& be, Device dev) {
+                Tensor out = poisoned(shape, dtype, dev), lse = poisoned(rows, dtype, dev);
+                be.attention_forward(input_on(q, dev), input_on(k, dev), input_on(v, dev), out,
+                                     lse);
+                return Outputs{{"out", out}, {"logsumexp", lse}};
+            });
+            Tensor out = Tensor::empty(shape, dtype), lse = Tensor::empty(rows, dtype);
+            backend_for(Device::CPU).attention_forward(q, k, v, out, lse);
+            const double bound = test::sum_bound(dtype, shape[1] * shape[2]);
+            tally.expect(name + " backward", bound, [=](Backend& be, Device dev) {
+                Tensor dq = poisoned(shape, dtype, dev), dk = poisoned(shape, dtype, dev);
+                Tensor dv = poisoned(shape, dtype, dev);
+                be.attention_backward(input_on(q, dev), input_on(k, dev), input_on(v, dev),
+                                      input_on(out, dev), input_on(lse, dev), input_on(dout, dev),
+                                      dq, dk, dv);
+                return Outputs{{"dq", dq}, {"dk", dk}, {"dv", dv}};
+            });
+        }
+    tally.print_closest();
+}
+
+TEST_CASE("cuda parity: the fused decoder log-probability forward and backward" *
+          test::needs_gpu()) {
+    ParityTally tally("decoder");
+    uint64_t seed = 950;
+    for (const Shape& shape : {Shape{1}, Shape{3}, Shape{17}, Shape{31}, Shape{785}, Shape{64, 784}}) {
+        const Tensor index = integers(shape, seed++, 0, 255);
+        // u anywhere past the outer centres, or near the true value's centre (training).
+        const Tensor far = test::uniform(shape, seed++, -1.1, 1.1);
+        Tensor near = test::randn(shape, seed++, 0.004);
+        for (int64_t i = 0; i < near.numel(); ++i)
+            near.data<double>()[i] += encode_pixel(index.data<int32_t>()[i]);
+        const std::pair<const char*, Tensor> placements[] = {{"far", far}, {"near", near}};
+        for (DType dtype : kFloatTypes)
+            for (double gamma_0 : {-13.0, 0.0, 5.0})
+                for (const auto& placement : placements) {
+                    const Tensor u = placement.second.to(dtype), dout = normal(shape, seed++, dtype);
+                    const Tensor centres = pixel_centres(dtype);
+                    const Tensor scale = Tensor::full(Shape{1}, -0.5 * std::exp(-gamma_0), dtype);
+                    const std::string name =
+                        label("categorical_log_prob gamma_0 " + std::to_string(int(gamma_0)) +
+                                  " " + placement.first,
+                              dtype, shape);
+                    const double bound = test::reduction_bound(dtype);
+                    tally.expect(name, bound, [=](Backend& be, Device dev) {
+                        Tensor out = poisoned(shape, dtype, dev);
+                        be.categorical_log_prob_forward(input_on(u, dev), input_on(centres, dev),
+                                                        input_on(scale, dev),
+                                                        input_on(index, dev), out);
+                        return Outputs{{"out", out}};
+                    });
+                    tally.expect(name + " backward", bound, [=](Backend& be, Device dev) {
+                        Tensor du = poisoned(shape, dtype, dev), ds = poisoned(shape, dtype, dev);
+                        be.categorical_log_prob_backward(
+                            input_on(u, dev), input_on(centres, dev), input_on(scale, dev),
+                            input_on(index, dev), input_on(dout, dev), du, ds);
+                        return Outputs{{"du", du}, {"dscale", ds}};
+                    });
+                }
+    }
+    tally.print_closest();
+
+    // A bad index: the GPU reports the first bad row, worded as the CPU's error.
+    Tensor bad = integers(Shape{3, 5}, seed++, 0, 255);
+    bad.data<int32_t>()[7] = 256;
+    bad.data<int32_t>()[11] = -1;
+    for (Device dev : {Device::CPU, Device::CUDA}) {
+        Tensor out = poisoned(Shape{3, 5}, DType::F32, dev);
+        test::check_error(
+            [&] {
+                backend_for(dev).categorical_log_prob_forward(
+                    Tensor::zeros(Shape{3, 5}, DType::F32, dev),
+                    pixel_centres(DType::F32, dev),
+                    Tensor::full(Shape{1}, -1.0).to(dev), bad.to(dev), out);
+            },
+            "categorical_log_prob: index 256 at position 7 is outside [0, 256)");
+    }
 }
 
 TEST_CASE("cuda parity: permute, copy_slice, gather_last and scatter_last are exact" *

@@ -4,8 +4,10 @@
 #include <cstring>
 
 #include "tensor/backend.h"
+#include "tensor/cpu/attention.h"
 #include "tensor/cpu/basic.h"
 #include "tensor/cpu/conv2d.h"
+#include "tensor/cpu/decoder.h"
 #include "tensor/cpu/elementwise.h"
 #include "tensor/cpu/gemm.h"
 #include "tensor/cpu/group_norm.h"
@@ -157,6 +159,19 @@ public:
         VDM_DISPATCH_FLOAT(y.dtype(), "softmax_backward", cpu::softmax_backward<T>(y, dy, log, dx));
     }
 
+    void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out,
+                           Tensor& logsumexp) override {
+        VDM_DISPATCH_FLOAT(q.dtype(), "attention",
+                           cpu::attention_forward<T>(q, k, v, out, logsumexp));
+    }
+
+    void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
+                            const Tensor& logsumexp, const Tensor& dout, Tensor& dq, Tensor& dk,
+                            Tensor& dv) override {
+        VDM_DISPATCH_FLOAT(q.dtype(), "attention_backward",
+                           cpu::attention_backward<T>(q, k, v, out, logsumexp, dout, dq, dk, dv));
+    }
+
     void permute(const Tensor& x, const std::vector<int>& perm, Tensor& y) override {
         VDM_DISPATCH_FLOAT(x.dtype(), "permute", cpu::permute<T>(x, perm, y));
     }
@@ -173,6 +188,20 @@ public:
 
     void scatter_last(const Tensor& dy, const Tensor& index, Tensor& dx) override {
         VDM_DISPATCH_FLOAT(dy.dtype(), "gather_backward", cpu::scatter_last<T>(dy, index, dx));
+    }
+
+    void categorical_log_prob_forward(const Tensor& u, const Tensor& centres, const Tensor& scale,
+                                      const Tensor& index, Tensor& out) override {
+        VDM_DISPATCH_FLOAT(u.dtype(), "categorical_log_prob",
+                           cpu::categorical_log_prob_forward<T>(u, centres, scale, index, out));
+    }
+
+    void categorical_log_prob_backward(const Tensor& u, const Tensor& centres, const Tensor& scale,
+                                       const Tensor& index, const Tensor& dout, Tensor& du,
+                                       Tensor& dscale) override {
+        VDM_DISPATCH_FLOAT(u.dtype(), "categorical_log_prob_backward",
+                           cpu::categorical_log_prob_backward<T>(u, centres, scale, index, dout,
+                                                                 du, dscale));
     }
 
     void adamw_update(Tensor& w, Tensor& m, Tensor& v, const Tensor& g,

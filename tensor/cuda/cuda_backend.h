@@ -6,7 +6,9 @@
 //   reduce.cu        sum_to_shape
 //   matmul.cu        batched matrix products (cuBLAS)
 //   conv2d.cu        convolution (im2col into a reused workspace + cuBLAS)
+//   decoder.cu       the categorical decoder's fused log-probability
 //   group_norm.cu, softmax.cu, layout.cu, optim.cu
+//   attention.cu     attention (cuBLAS products and a softmax kernel, S in the workspace)
 // Only .cu files include this header; the rest of the library sees tensor/cuda/cuda_api.h.
 #pragma once
 #include <cublas_v2.h>
@@ -61,11 +63,23 @@ public:
     void softmax_forward(const Tensor& x, bool log, Tensor& y) override;
     void softmax_backward(const Tensor& y, const Tensor& dy, bool log, Tensor& dx) override;
 
+    void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out,
+                           Tensor& logsumexp) override;
+    void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
+                            const Tensor& logsumexp, const Tensor& dout, Tensor& dq, Tensor& dk,
+                            Tensor& dv) override;
+
     void permute(const Tensor& x, const std::vector<int>& perm, Tensor& y) override;
     void copy_slice(Tensor& whole, Tensor& part, int axis, int64_t offset,
                     bool into_whole) override;
     void gather_last(const Tensor& x, const Tensor& index, Tensor& y) override;
     void scatter_last(const Tensor& dy, const Tensor& index, Tensor& dx) override;
+
+    void categorical_log_prob_forward(const Tensor& u, const Tensor& centres, const Tensor& scale,
+                                      const Tensor& index, Tensor& out) override;
+    void categorical_log_prob_backward(const Tensor& u, const Tensor& centres,
+                                       const Tensor& scale, const Tensor& index,
+                                       const Tensor& dout, Tensor& du, Tensor& dscale) override;
 
     void adamw_update(Tensor& w, Tensor& m, Tensor& v, const Tensor& g,
                       const AdamWStep& step) override;

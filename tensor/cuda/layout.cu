@@ -1,15 +1,11 @@
 // CUDA layout kernels: permute, the strided slice copy behind concat, and gather /
 // scatter along the last axis. One thread per output element (or per row for gather
 // and scatter), grid-stride (tensor/cuda/launch.h), each calling the index math the
-// CPU loops call (tensor/kernels/layout.h).
-//
-// Bad indices: the CPU checks every index before it reads. Here each thread checks
-// its own; one that finds an index outside [0, V) lowers a device word to its row
-// with an integer atomicMin, so after the kernel the word holds the first bad row
-// whatever the thread order, and the error names the same index and position as the
-// CPU's.
+// CPU loops call (tensor/kernels/layout.h). Bad indices are reported as the CPU
+// reports them (tensor/cuda/bad_index.h).
 #include <cuda_runtime.h>
 
+#include "tensor/cuda/bad_index.h"
 #include "tensor/cuda/cuda_backend.h"
 #include "tensor/cuda/launch.h"
 #include "tensor/dispatch.h"
@@ -18,9 +14,6 @@
 namespace vdm::cuda {
 
 namespace {
-
-using Row = unsigned long long;  // a row number in atomicMin's 64-bit type
-constexpr Row kNoBadRow = ~Row(0);
 
 template <typename T> void launch_permute(const T* x, const kernels::PermuteIndex& pi, T* y,
                                           int64_t n) {
@@ -33,26 +26,6 @@ void launch_copy_slice(const kernels::SliceIndex& si, T* whole, T* part, bool in
     for_each_index(n, [=] __device__(int64_t j) {
         kernels::copy_slice_element(si, whole, part, into_whole, j);
     });
-}
-
-// A device word for the first bad row, set to kNoBadRow (the workspace: valid for
-// this one op).
-Row* reset_first_bad_row() {
-    auto* first_bad = static_cast<Row*>(the_backend().workspace(sizeof(kNoBadRow)));
-    VDM_CUDA_CHECK(cudaMemset(first_bad, 0xFF, sizeof(kNoBadRow)));  // all ones: kNoBadRow
-    return first_bad;
-}
-
-// After the kernel: throws the CPU's error for the first bad row, if there was one.
-void check_first_bad_row(const Row* first_bad, const Tensor& index, int64_t V,
-                         const char* op) {
-    Row row = kNoBadRow;
-    VDM_CUDA_CHECK(cudaMemcpy(&row, first_bad, sizeof(row), cudaMemcpyDeviceToHost));
-    if (row == kNoBadRow) return;
-    int32_t bad = 0;
-    VDM_CUDA_CHECK(cudaMemcpy(&bad, index.data<int32_t>() + row, sizeof(bad),
-                              cudaMemcpyDeviceToHost));
-    kernels::fail_index(op, bad, int64_t(row), V);
 }
 
 // y[r] = x[r, index[r]] for each of the rows of V values.
