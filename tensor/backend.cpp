@@ -1,5 +1,7 @@
 #include "tensor/backend.h"
 
+#include "tensor/profiler.h"
+
 #ifdef VDM_CUDA
 #include "tensor/cuda/cuda_api.h"
 #endif
@@ -37,8 +39,9 @@ const char* binary_op_name(BinaryOp op) {
     return "?";
 }
 
-// The one dispatch point from device to backend.
-Backend& backend_for(Device device) {
+namespace {
+
+Backend& device_backend(Device device) {
     if (device == Device::CPU) return cpu_backend();
 #ifdef VDM_CUDA
     if (cuda::probe(nullptr)) return cuda::backend();
@@ -46,6 +49,15 @@ Backend& backend_for(Device device) {
     std::string why;
     cuda_available(&why);
     fail("cuda: ", why);
+}
+
+}  // namespace
+
+// The one dispatch point from device to backend; while profiling is on
+// (tensor/profiler.h), the backend wrapped in its timing decorator.
+Backend& backend_for(Device device) {
+    Backend& backend = device_backend(device);
+    return profiling() ? profiling_backend(device, backend) : backend;
 }
 
 #ifdef VDM_CUDA

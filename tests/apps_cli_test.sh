@@ -35,6 +35,20 @@ expect_error vdm_eval "not one of" --split train --ckpt x
 expect_error vdm_eval "cannot open" --ckpt "$tmp/none.safetensors"
 expect_error vdm_sample "--out is required" --ckpt x
 
+# --- bench_vdm: a switch takes no value; --profile prints the per-op table
+bench=${VDM_BENCH:-$apps/bench_vdm}  # bench_vdm lives in the build folder
+if [ -x "$bench" ]; then
+    apps=$(dirname "$bench") expect_error bench_vdm "--profile takes no value" --profile=on
+    "$bench" --profile --steps 1 --batch 2 --channels 8 --blocks 0 >"$tmp/prof.out" 2>"$tmp/prof.err" \
+        || fail "bench_vdm --profile: $(tail -1 "$tmp/prof.err")"
+    for row in '| conv forward |' '| conv backward-weight |' '| attention |' 'GEMM 1024'; do
+        grep -qF -- "$row" "$tmp/prof.out" || fail "bench_vdm --profile printed no '$row' line"
+    done
+    [[ $(tail -1 "$tmp/prof.out") == *'"profile": {'* ]] || fail "bench_vdm --profile: no profile in the JSON line"
+else
+    echo "skip: no $bench to check (make builds it as \$(BUILD)/bench_vdm; set VDM_BENCH)"
+fi
+
 # --- --device: a GPU is usable when train_mnist gets past the device check to the data
 for app in train_mnist vdm_eval vdm_sample; do
     "$apps/$app" --help | grep -q -- '--device' || fail "$app --help lists no --device"
@@ -47,12 +61,7 @@ if [[ $device_check == "error: cuda: "* ]]; then
     expect_error train_mnist "error: cuda: " --device cuda --data /nonexistent/vdm-data
     expect_error vdm_eval "error: cuda: " --device cuda --ckpt /nonexistent/c.safetensors
     expect_error vdm_sample "error: cuda: " --device cuda --ckpt /nonexistent/c.safetensors --out "$tmp/x.png"
-    bench=${VDM_BENCH:-$apps/bench_vdm}  # bench_vdm lives in the build folder
-    if [ -x "$bench" ]; then
-        apps=$(dirname "$bench") expect_error bench_vdm "error: cuda: " --device cuda
-    else
-        echo "skip: no $bench to check (make builds it as \$(BUILD)/bench_vdm; set VDM_BENCH)"
-    fi
+    [ -x "$bench" ] && apps=$(dirname "$bench") expect_error bench_vdm "error: cuda: " --device cuda
 else
     gpu=1
     [[ $device_check == *"does not exist"* ]] || fail "train_mnist --device cuda: $device_check"

@@ -57,6 +57,12 @@ public:
         });
     }
 
+    // A switch: a bare --name turns it on; it takes no value.
+    void add_switch(const std::string& name, bool* target, const std::string& help) {
+        add_parser(name, *target ? "on" : "off", help, [=](const std::string&) { *target = true; });
+        flags_.back().is_switch = true;
+    }
+
     // Returns false when --help was given (usage already printed).
     bool parse(int argc, char** argv) {
         for (int i = 1; i < argc; ++i) {
@@ -67,16 +73,17 @@ public:
             }
             VDM_CHECK(arg.rfind("--", 0) == 0, "unexpected argument '", arg, "' (see --help)");
             std::string name = arg.substr(2), value;
-            size_t eq = name.find('=');
+            const size_t eq = name.find('=');
+            if (eq != std::string::npos) name = name.substr(0, eq);
+            const Flag* flag = find(name);
+            VDM_CHECK(flag != nullptr, "unknown flag --", name, " (see --help)");
             if (eq != std::string::npos) {
-                value = name.substr(eq + 1);
-                name = name.substr(0, eq);
-            } else {
+                value = arg.substr(2 + eq + 1);
+                VDM_CHECK(!flag->is_switch, "--", name, " takes no value");
+            } else if (!flag->is_switch) {
                 VDM_CHECK(i + 1 < argc, "--", name, ": missing value");
                 value = argv[++i];
             }
-            const Flag* flag = find(name);
-            VDM_CHECK(flag != nullptr, "unknown flag --", name, " (see --help)");
             flag->set(value);
             given_.insert(name);
         }
@@ -100,6 +107,7 @@ private:
     struct Flag {
         std::string name, default_value, help;
         std::function<void(const std::string&)> set;
+        bool is_switch = false;
     };
     void add_parser(const std::string& name, const std::string& default_value,
                     const std::string& help, std::function<void(const std::string&)> set) {
