@@ -7,6 +7,7 @@
 // FLOP rate against a 1024^3 matrix product measured in this process.
 //   make bench            (or: build/release/bench_vdm --batch 64 --steps 5 --device cuda)
 #include <omp.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -16,6 +17,7 @@
 #include "apps/common/device.h"
 #include "apps/common/flags.h"
 #include "tensor/cpu/gemm.h"
+#include "tensor/host_allocator.h"
 #include "tensor/profiler.h"
 #include "vdm/trainer.h"
 
@@ -157,11 +159,15 @@ int main(int argc, char** argv) {
         };
         auto seconds = [&](clock::time_point a) { return std::chrono::duration<double>(now() - a).count(); };
         trainer.step();  // warm-up: first-touch allocations, the device allocator's cache
-        const int64_t mallocs_before = cuda_memory_stats().mallocs;
+        // Memory taken from the system (host allocator, or cudaMalloc) during the timed steps.
+        auto system_allocs = [&] {
+            return device == Device::CUDA ? cuda_memory_stats().mallocs : host_memory_stats().system_allocs;
+        };
+        const int64_t mallocs_before = system_allocs();
         auto start = now();
         for (int64_t i = 0; i < steps; ++i) trainer.step();
         const double step_s = seconds(start) / double(steps);
-        const int64_t timed_mallocs = cuda_memory_stats().mallocs - mallocs_before;
+        const int64_t timed_mallocs = system_allocs() - mallocs_before;
         const double B = double(cfg.train.batch), flops = double(net.flops_per_image());
         const double gflops = 3.0 * flops * B / step_s / 1e9;
         std::printf("training step (batch %lld, %s): %.1f ms, %.0f img/s, %.1f GFLOP/s (3x forward FLOPs)\n",
@@ -181,17 +187,21 @@ int main(int argc, char** argv) {
         std::printf("bound, forward only (batch %lld): %.1f ms, %.0f img/s, %.1f GFLOP/s\n",
                     (long long)cfg.train.batch, 1e3 * fwd_s, B / fwd_s, flops * B / fwd_s / 1e9);
 
-        std::string peak_mib = "null", timed_mallocs_json = "null";  // CUDA only
+        rusage usage{};
+        getrusage(RUSAGE_SELF, &usage);
+        const double peak_rss_mib = double(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB
+        std::printf("peak RSS %.1f MiB; %lld %s during the %lld timed steps\n", peak_rss_mib,
+                    (long long)timed_mallocs,
+                    device == Device::CUDA ? "cudaMalloc" : "host blocks taken from the system",
+                    (long long)steps);
+        std::string peak_mib = "null";  // CUDA only
         if (device == Device::CUDA) {
             const DeviceMemoryStats m = cuda_memory_stats();
-            std::printf("device memory: peak %.1f MiB; %lld cudaMalloc during the %lld timed steps "
-                        "(%lld in all, %lld cudaFree)\n",
-                        mebibytes(m.peak_bytes), (long long)timed_mallocs, (long long)steps,
-                        (long long)m.mallocs, (long long)m.frees);
+            std::printf("device memory: peak %.1f MiB (%lld cudaMalloc in all, %lld cudaFree)\n",
+                        mebibytes(m.peak_bytes), (long long)m.mallocs, (long long)m.frees);
             char buf[32];
             std::snprintf(buf, sizeof buf, "%.1f", mebibytes(m.peak_bytes));
             peak_mib = buf;
-            timed_mallocs_json = std::to_string(timed_mallocs);
         }
 
         std::string profile_json;  // in the JSON line only with --profile
@@ -199,11 +209,12 @@ int main(int argc, char** argv) {
             profile_json = ", \"profile\": " + profile_steps(trainer, steps, device, 3.0 * flops * B, step_s);
         std::printf("{\"device\": \"%s\", \"tf32\": \"%s\", \"batch\": %lld, \"channels\": %lld, \"blocks\": %lld, "
                     "\"attention\": \"%s\", \"ms_per_step\": %.2f, \"images_per_s\": %.1f, \"gflops\": %.2f, "
-                    "\"forward_ms\": %.2f, \"peak_device_mib\": %s, \"mallocs_in_timed_steps\": %s%s}\n",
+                    "\"forward_ms\": %.2f, \"peak_rss_mib\": %.1f, \"peak_device_mib\": %s, "
+                    "\"mallocs_in_timed_steps\": %lld%s}\n",
                     device_name(device), tf32.c_str(), (long long)cfg.train.batch,
                     (long long)cfg.model.net.channels, (long long)cfg.model.net.blocks, attention.c_str(),
-                    1e3 * step_s, B / step_s, gflops, 1e3 * fwd_s, peak_mib.c_str(),
-                    timed_mallocs_json.c_str(), profile_json.c_str());
+                    1e3 * step_s, B / step_s, gflops, 1e3 * fwd_s, peak_rss_mib, peak_mib.c_str(),
+                    (long long)timed_mallocs, profile_json.c_str());
         return 0;
     });
 }
