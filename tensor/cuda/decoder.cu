@@ -49,11 +49,13 @@ __device__ int64_t first_element() {
 __device__ int64_t element_stride() { return int64_t(gridDim.x) * blockDim.x / kDecoderLanes; }
 __device__ int lane() { return int(threadIdx.x) % kDecoderLanes; }
 
-// u, index, out (n); centres (V); scale (1).
-template <typename T>
-__global__ void categorical_log_prob_forward_kernel(const T* u, const T* centres, const T* scale,
-                                                    const int32_t* index, int64_t n, int64_t V,
-                                                    T* out, Row* first_bad) {
+// Calls visit(i, e, r, lane) for each element i of this warp whose index is in range,
+// with its CategoricalElement e and shift centre r; a bad index is recorded in
+// first_bad (the lowest such row) instead.
+template <typename T, typename Visit>
+__device__ void for_each_element(const T* u, const T* centres, const T* scale,
+                                 const int32_t* index, int64_t n, int64_t V, Row* first_bad,
+                                 Visit visit) {
     const int l = lane();
     for (int64_t i = first_element(); i < n; i += element_stride()) {
         if (!kernels::index_in_range(index[i], V)) {
@@ -61,10 +63,20 @@ __global__ void categorical_log_prob_forward_kernel(const T* u, const T* centres
             continue;
         }
         const kernels::CategoricalElement<T> e{scale[0], u[i], centres[index[i]]};
-        const T r = warp_peak_centre(e, centres, V, l);
-        const double mass = warp_sum(kernels::lane_mass(e, centres, V, r, l));
-        if (l == 0) out[i] = kernels::log_prob(e, r, mass);
+        visit(i, e, warp_peak_centre(e, centres, V, l), l);
     }
+}
+
+// u, index, out (n); centres (V); scale (1).
+template <typename T>
+__global__ void categorical_log_prob_forward_kernel(const T* u, const T* centres, const T* scale,
+                                                    const int32_t* index, int64_t n, int64_t V,
+                                                    T* out, Row* first_bad) {
+    for_each_element(u, centres, scale, index, n, V, first_bad,
+                     [&](int64_t i, const kernels::CategoricalElement<T>& e, T r, int l) {
+                         const double mass = warp_sum(kernels::lane_mass(e, centres, V, r, l));
+                         if (l == 0) out[i] = kernels::log_prob(e, r, mass);
+                     });
 }
 
 // dout, du, dscale (n); du or dscale may be null (not wanted).
@@ -73,20 +85,14 @@ __global__ void categorical_log_prob_backward_kernel(const T* u, const T* centre
                                                      const int32_t* index, const T* dout,
                                                      int64_t n, int64_t V, T* du, T* dscale,
                                                      Row* first_bad) {
-    const int l = lane();
-    for (int64_t i = first_element(); i < n; i += element_stride()) {
-        if (!kernels::index_in_range(index[i], V)) {
-            if (l == 0) atomicMin(first_bad, Row(i));
-            continue;
-        }
-        const kernels::CategoricalElement<T> e{scale[0], u[i], centres[index[i]]};
-        const T r = warp_peak_centre(e, centres, V, l);
-        const kernels::CategoricalSums lane_sums = kernels::lane_sums(e, centres, V, r, l);
-        const kernels::CategoricalSums sums{warp_sum(lane_sums.mass), warp_sum(lane_sums.delta),
-                                            warp_sum(lane_sums.delta_width)};
-        if (l == 0 && du) du[i] = kernels::du_element(e, sums, dout[i]);
-        if (l == 0 && dscale) dscale[i] = kernels::dscale_element(sums, dout[i]);
-    }
+    for_each_element(u, centres, scale, index, n, V, first_bad,
+                     [&](int64_t i, const kernels::CategoricalElement<T>& e, T r, int l) {
+                         const kernels::CategoricalSums part = kernels::lane_sums(e, centres, V, r, l);
+                         const kernels::CategoricalSums sums{warp_sum(part.mass), warp_sum(part.delta),
+                                                             warp_sum(part.delta_width)};
+                         if (l == 0 && du) du[i] = kernels::du_element(e, sums, dout[i]);
+                         if (l == 0 && dscale) dscale[i] = kernels::dscale_element(sums, dout[i]);
+                     });
 }
 
 template <typename T> T* data_or_null(Tensor& t) { return t.defined() ? t.data<T>() : nullptr; }
