@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "apps/common/checkpoint_path.h"
 #include "apps/common/device.h"
 #include "apps/common/flags.h"
 #include "vdm/bpd.h"
@@ -21,20 +22,24 @@ int main(int argc, char** argv) {
         std::string ckpt, data_dir, split = "test", device_flag = "cpu";
         int64_t n = 0, seed = 0, batch = 100, threads = 0, index = -1;
         Flags flags("vdm_eval", "bits per dimension of a trained VDM (prior + recon + diffusion)");
-        flags.add("ckpt", &ckpt, "checkpoint written by train_mnist (required)");
+        flags.group("input");
+        flags.add("ckpt", &ckpt, "checkpoint file, or a run folder, written by train_mnist (required)");
         flags.add("data", &data_dir, "folder with the four IDX files (else $VDM_DATA/<dataset>, else ./data/<dataset>)");
         flags.add_choice("split", &split, {"test", "val"}, "test set, or the run's validation split");
         flags.add("n", &n, 0, 1000000, "images to evaluate (0: the whole split)");
         flags.add("index", &index, -1, INT64_MAX,
                   "evaluate only image K of the split, alone, as vdm_tour does (-1: all images)");
+        flags.group("estimate");
         flags.add("seed", &seed, 0, INT64_MAX, "seed of the noise and times of the estimate");
         flags.add("batch", &batch, 1, 10000, "images per forward pass");
+        flags.group("device");
         flags.add("threads", &threads, 0, 1024, "OpenMP threads (0: all cores)");
         add_device_flags(flags, &device_flag);
         if (!flags.parse(argc, argv)) return 0;
         VDM_CHECK(!ckpt.empty(), "--ckpt is required (see --help)");
         if (threads > 0) omp_set_num_threads(int(threads));
         const Device device = select_device(device_flag);
+        ckpt = resolve_checkpoint(ckpt);
 
         TrainedModel trained = load_ema_model(ckpt, device);
         const RunConfig& cfg = trained.config;

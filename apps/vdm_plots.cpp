@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "apps/common/checkpoint_path.h"
 #include "apps/common/device.h"
 #include "apps/common/flags.h"
 #include "datasets/svg_plot.h"
@@ -61,20 +62,26 @@ int main(int argc, char** argv) {
         std::string ckpt, ckpt2, data_dir, out = "figures", device_flag = "cpu";
         int64_t n = 200, grid = 100, seed = 0, threads = 0;
         Flags flags("vdm_plots", "the figures of docs/vdm.md: noise schedules and where the bits come from");
-        flags.add("ckpt", &ckpt, "checkpoint written by train_mnist (required): schedule and bits plots");
-        flags.add("ckpt2", &ckpt2, "a second checkpoint whose schedule is drawn beside the first");
+        flags.group("input");
+        flags.add("ckpt", &ckpt, "checkpoint file, or a run folder, written by train_mnist (required): schedule and bits plots");
+        flags.add("ckpt2", &ckpt2, "a second checkpoint (file, or a run folder) whose schedule is drawn beside the first");
         flags.add("data", &data_dir, "folder with the four IDX files (else $VDM_DATA/<dataset>, else ./data/<dataset>)");
+        flags.group("bits.svg");
         flags.add("n", &n, 1, 10000, "test images averaged in bits.svg");
         flags.add("grid", &grid, 2, 10000, "midpoint times t = (j + 0.5) / grid in bits.svg");
         flags.add("seed", &seed, 0, INT64_MAX, "seed of the noise eps (one eps per image, used at every t)");
-        flags.add("threads", &threads, 0, 1024, "OpenMP threads (0: all cores)");
+        flags.group("output");
         flags.add("out", &out, "folder for the SVG files (created if missing)");
+        flags.group("device");
+        flags.add("threads", &threads, 0, 1024, "OpenMP threads (0: all cores)");
         add_device_flags(flags, &device_flag);
         if (!flags.parse(argc, argv)) return 0;
         VDM_CHECK(!ckpt.empty(), "--ckpt is required (see --help)");
         VDM_CHECK(!out.empty(), "--out is empty");
         if (threads > 0) omp_set_num_threads(int(threads));
         const Device device = select_device(device_flag);
+        ckpt = resolve_checkpoint(ckpt);
+        ckpt2 = resolve_checkpoint(ckpt2);
 
         TrainedModel first = load_ema_model(ckpt, device);
         TrainedModel second;

@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "apps/common/checkpoint_path.h"
 #include "apps/common/device.h"
 #include "apps/common/flags.h"
 #include "datasets/png.h"
@@ -80,15 +81,19 @@ int main(int argc, char** argv) {
         int64_t index = 0, seed = 0, grid = 100, scale = 1, threads = 0;
         Flags flags("vdm_tour", "one image through a trained VDM: its bound, the diffusion "
                                 "integrand at chosen times, and a PNG strip of x, z_t and x_hat");
-        flags.add("ckpt", &ckpt, "checkpoint written by train_mnist (required)");
+        flags.group("input");
+        flags.add("ckpt", &ckpt, "checkpoint file, or a run folder, written by train_mnist (required)");
         flags.add("index", &index, 0, INT64_MAX, "which image of the split");
         flags.add_choice("split", &split, {"test", "val"}, "test set, or the run's validation split");
         flags.add("data", &data_dir, "folder with the four IDX files (else $VDM_DATA/<dataset>, else ./data/<dataset>)");
+        flags.group("tour");
         flags.add("times", &times_flag, "comma-separated times in [0, 1] for the table and the strip");
         flags.add("seed", &seed, 0, INT64_MAX, "seed of the noise (the same as vdm_eval --index --seed)");
         flags.add("grid", &grid, 1, 100000, "midpoint-grid points for the integral of the integrand");
+        flags.group("output");
         flags.add("out", &out, "the PNG strip to write");
         flags.add("scale", &scale, 1, 16, "enlarge the strip by this factor (nearest neighbour)");
+        flags.group("device");
         flags.add("threads", &threads, 0, 1024, "OpenMP threads (0: all cores)");
         add_device_flags(flags, &device_flag);
         if (!flags.parse(argc, argv)) return 0;
@@ -97,6 +102,7 @@ int main(int argc, char** argv) {
         const std::vector<double> times = parse_times(times_flag);
         if (threads > 0) omp_set_num_threads(int(threads));
         const Device device = select_device(device_flag);
+        ckpt = resolve_checkpoint(ckpt);
 
         TrainedModel trained = load_ema_model(ckpt, device);
         const Vdm& model = *trained.model;

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The apps from the command line, on a tiny synthetic IDX dataset made here:
-#  - --help works; bad flags, a missing data folder, a checkpoint of another config,
-#    a truncated or missing checkpoint each give one line on stderr and exit 1;
+#  - --help works, train_mnist's grouped under headings; bad flags, a missing data
+#    folder, a checkpoint of another config, a truncated or missing checkpoint, a run
+#    folder without one each give one line on stderr and exit 1;
 #  - train_mnist writes checkpoint, metrics.jsonl and a PNG, and ends with JSON;
+#  - --ckpt takes a run folder (its checkpoint.safetensors) as well as the file;
 #  - training, evaluation and sampling are deterministic for a seed, and --resume
 #    from a checkpoint reproduces the uninterrupted run's metrics exactly;
 #  - --device cuda without a usable GPU is one line "error: cuda: <why>", given before
@@ -18,6 +20,16 @@ for app in demo_mnist train_mnist vdm_eval vdm_sample vdm_plots; do
     expect_error "$app" "not an integer" --seed abc
     expect_error "$app" "missing value" --seed
 done
+# --help groups the flags under headings, in order
+help=$("$apps/train_mnist" --help)
+prev=0
+for heading in data model 'schedule and loss' optimization output device; do
+    line=$(grep -nx -- "$heading:" <<<"$help" | head -1 | cut -d: -f1)
+    if [ -z "$line" ]; then fail "train_mnist --help has no '$heading:' heading"
+    elif [ "$line" -le "$prev" ]; then fail "train_mnist --help: '$heading:' is out of order"
+    else prev=$line; fi
+done
+[ "$prev" -gt 0 ] && pass "train_mnist --help groups its flags"
 expect_error demo_mnist "outside" --steps 0
 expect_error demo_mnist "does not exist" --data /nonexistent/vdm-data
 expect_error train_mnist "does not exist" --data /nonexistent/vdm-data
@@ -99,11 +111,23 @@ e2=$("$apps/vdm_eval" --ckpt "$ckpt" --data "$data" 2>/dev/null | tail -1)
 "$apps/vdm_sample" --ckpt "$ckpt" --n 3 --steps 4 --out "$tmp/s2.png" >/dev/null 2>&1
 cmp -s "$tmp/s1.png" "$tmp/s2.png" && pass "vdm_sample is deterministic" || fail "vdm_sample differs"
 
+# --- --ckpt takes the run folder too: <dir>/checkpoint.safetensors
+e3=$("$apps/vdm_eval" --ckpt "$tmp/a" --data "$data" 2>/dev/null | tail -1)
+[ "$e1" = "$e3" ] && pass "vdm_eval --ckpt <run folder> matches the file" || fail "vdm_eval --ckpt <run folder>: $e3 / $e1"
+"$apps/vdm_sample" --ckpt "$tmp/a/" --n 3 --steps 4 --out "$tmp/s3.png" >/dev/null 2>"$tmp/s3.err" \
+    || fail "vdm_sample --ckpt <run folder>: $(tail -1 "$tmp/s3.err")"
+cmp -s "$tmp/s1.png" "$tmp/s3.png" && pass "vdm_sample --ckpt <run folder> matches the file" \
+    || fail "vdm_sample --ckpt <run folder> differs"
+mkdir -p "$tmp/empty_run"
+expect_error vdm_eval "no checkpoint in $tmp/empty_run (looked for $tmp/empty_run/checkpoint.safetensors)" \
+    --ckpt "$tmp/empty_run" --data "$data"
+expect_error vdm_sample "no checkpoint in $tmp/empty_run" --ckpt "$tmp/empty_run" --out "$tmp/x.png"
+
 # --- figures: schedules of two checkpoints and where the bits come from
 expect_error vdm_plots "--ckpt is required"
 [ "$gpu" = 0 ] && expect_error vdm_plots "error: cuda: " --device cuda --ckpt /nonexistent/c.safetensors
 expect_error vdm_plots "exceeds the 12 test images" --ckpt "$ckpt" --data "$data" --n 13
-"$apps/vdm_plots" --ckpt "$ckpt" --ckpt2 "$ckpt" --data "$data" --n 3 --grid 4 --out "$tmp/fig1" \
+"$apps/vdm_plots" --ckpt "$ckpt" --ckpt2 "$tmp/a" --data "$data" --n 3 --grid 4 --out "$tmp/fig1" \
     >"$tmp/p1.json" 2>"$tmp/p1.err" || fail "vdm_plots: $(tail -1 "$tmp/p1.err")"
 "$apps/vdm_plots" --ckpt "$ckpt" --data "$data" --n 3 --grid 4 --out "$tmp/fig2" >/dev/null 2>&1
 for f in schedule_gamma schedule_snr bits; do

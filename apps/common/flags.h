@@ -63,6 +63,10 @@ public:
         flags_.back().is_switch = true;
     }
 
+    // Starts a group: the flags added after this call are listed in --help under
+    // "<name>:". Flags added before any group come first, without a heading.
+    void group(const std::string& name) { group_ = name; }
+
     // Returns false when --help was given (usage already printed).
     bool parse(int argc, char** argv) {
         for (int i = 1; i < argc; ++i) {
@@ -98,20 +102,25 @@ public:
     void print_usage() const {
         std::printf("%s: %s\n\nusage: %s [flags]\n", program_.c_str(), summary_.c_str(),
                     program_.c_str());
-        for (const Flag& f : flags_)
+        const std::string* group = nullptr;  // the heading printed last
+        for (const Flag& f : flags_) {
+            if (!f.group.empty() && (group == nullptr || *group != f.group))
+                std::printf("\n%s:\n", f.group.c_str());
+            group = &f.group;
             std::printf("  --%-14s %s (default: %s)\n", f.name.c_str(), f.help.c_str(),
                         f.default_value.empty() ? "none" : f.default_value.c_str());
+        }
     }
 
 private:
     struct Flag {
-        std::string name, default_value, help;
+        std::string name, default_value, help, group;
         std::function<void(const std::string&)> set;
         bool is_switch = false;
     };
     void add_parser(const std::string& name, const std::string& default_value,
                     const std::string& help, std::function<void(const std::string&)> set) {
-        flags_.push_back({name, default_value, help, std::move(set)});
+        flags_.push_back({name, default_value, help, group_, std::move(set)});
     }
     const Flag* find(const std::string& name) const {
         for (const Flag& f : flags_)
@@ -119,7 +128,7 @@ private:
         return nullptr;
     }
 
-    std::string program_, summary_;
+    std::string program_, summary_, group_;
     std::vector<Flag> flags_;
     std::set<std::string> given_;
 };
