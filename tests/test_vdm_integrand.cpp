@@ -9,6 +9,7 @@
 #include "vdm/bpd.h"
 #include "vdm/encoder.h"
 #include "vdm/integrand.h"
+#include "vdm/parameterization.h"
 #include "vdm/process.h"
 
 using namespace vdm;

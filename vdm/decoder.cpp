@@ -1,6 +1,9 @@
 // Discretized decoder and the reconstruction term.
 #include "vdm/decoder.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "vdm/encoder.h"
 #include "vdm/process.h"
 
@@ -33,6 +36,18 @@ Var reconstruction_loss(const Var& z0, const Tensor& x, const Var& gamma_0) {
     Var log_p = categorical_log_prob(z0 / alpha(gamma_0), pixel_centres(z0.dtype(), z0.device()),
                                      logit_scale(gamma_0), x);  // (B, D)
     return -sum(log_p, {1});                                    // (B)
+}
+
+// The logits are largest where (z0 / alpha_0 - f(v))^2 is smallest; f(v) is evenly
+// spaced, so the nearest centre is a rounding (docs/vdm.md#decoder).
+std::vector<uint8_t> decoder_mode(const Var& z0, const Var& gamma_0) {
+    const std::vector<double> x_est = (z0 / alpha(gamma_0)).value().to_vector();
+    std::vector<uint8_t> pixels(x_est.size());
+    for (size_t k = 0; k < x_est.size(); ++k) {
+        double v = std::round((x_est[k] + 1.0) * kPixelValues / 2.0 - 0.5);
+        pixels[k] = uint8_t(std::clamp(v, 0.0, double(kPixelValues - 1)));
+    }
+    return pixels;
 }
 
 }  // namespace vdm

@@ -7,6 +7,7 @@
 #include "tensor/backend.h"
 #include "vdm/diffusion_loss.h"
 #include "vdm/encoder.h"
+#include "vdm/parameterization.h"
 #include "vdm/process.h"
 
 namespace vdm {
@@ -68,10 +69,6 @@ std::vector<ScheduleValues> schedule_values(const Schedule& schedule, const std:
 
 ScheduleValues schedule_values(const Schedule& schedule, double t) {
     return schedule_values(schedule, std::vector<double>{t})[0];
-}
-
-Var predicted_x(const Var& z_t, const Var& gamma_t, const Var& eps_hat) {
-    return (z_t - sigma(gamma_t) * eps_hat) / alpha(gamma_t);
 }
 
 Tensor integrand_noise(const Vdm& model, int64_t first, int64_t count, uint64_t seed) {

@@ -5,7 +5,7 @@
 // eps (docs/vdm.md#continuous-time-loss). Vdm::bound evaluates it at one random time
 // per image; here it is evaluated at times chosen by the caller (a grid, a tour of
 // one image), with no gradient, on the model's device. Also the schedule's values
-// at a time (gamma, gamma', alpha, sigma, SNR) and the network's estimate of x.
+// at a time (gamma, gamma', alpha, sigma, SNR).
 //
 // Noise. Image b's eps takes stream positions [1 + b D, 1 + (b + 1) D) of Rng(seed),
 // D = C H W: exactly the eps that Vdm::draw_noise(images, Rng(seed)) makes for
@@ -38,12 +38,6 @@ struct ScheduleValues {
 // One entry per time, each in [0, 1]; evaluated as one batch on the schedule's device.
 std::vector<ScheduleValues> schedule_values(const Schedule& schedule, const std::vector<double>& times);
 ScheduleValues schedule_values(const Schedule& schedule, double t);
-
-// The network's estimate of the clean image from its noise estimate (the
-// eps-parameterization solved for x, docs/vdm.md#parameterizations):
-// x_hat = (z_t - sigma_t eps_hat) / alpha_t.
-// z_t, eps_hat (B, C, H, W); gamma_t broadcastable to them, e.g. (B, 1, 1, 1).
-Var predicted_x(const Var& z_t, const Var& gamma_t, const Var& eps_hat);
 
 // eps of images first .. first + count - 1 as above: (count, C, H, W) in the model's
 // dtype on its device.

@@ -1,9 +1,6 @@
 // Ancestral sampler.
 #include "vdm/sampler.h"
 
-#include <algorithm>
-#include <cmath>
-
 #include "tensor/backend.h"
 #include "vdm/decoder.h"
 #include "vdm/process.h"
@@ -45,14 +42,7 @@ std::vector<uint8_t> ancestral_sample(const Vdm& model, int64_t n, int64_t steps
         if (progress) progress(i);
     }
     require_finite(z.value(), "ancestral_sample: z_0");
-    // decoder mode: the value v whose f(v) is nearest to z_0 / alpha_0, on the host
-    const std::vector<double> x_est = (z / alpha(model.schedule->gamma_0())).value().to_vector();
-    std::vector<uint8_t> pixels(x_est.size());
-    for (size_t k = 0; k < x_est.size(); ++k) {
-        double v = std::round((x_est[k] + 1.0) * kPixelValues / 2.0 - 0.5);
-        pixels[k] = uint8_t(std::clamp(v, 0.0, double(kPixelValues - 1)));
-    }
-    return pixels;
+    return decoder_mode(z, model.schedule->gamma_0());
 }
 
 }  // namespace vdm
