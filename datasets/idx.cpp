@@ -13,6 +13,7 @@
 #include <sstream>
 #include <utility>
 
+#include "datasets/atomic_file.h"
 #include "tensor/error.h"
 
 namespace vdm {
@@ -156,6 +157,24 @@ IdxArray read_idx(const std::string& path) {
     if (bytes.empty()) fail(path, ": empty file (0 bytes)");
     if (ends_with(path, ".gz")) bytes = gunzip(path, bytes);
     return parse_idx(path, std::move(bytes));
+}
+
+void write_idx(const std::string& path, const IdxArray& array) {
+    if (array.dims.empty() || array.dims.size() > 4)
+        fail(path, ": cannot write ", array.dims.size(), " IDX dimensions, expected 1 to 4");
+    uint64_t count = 1;
+    for (int64_t size : array.dims) {
+        if (size < 1 || uint64_t(size) > 0xffffffffu)
+            fail(path, ": cannot write IDX dims ", dims_string(array.dims), ": each must be in [1, 2^32)");
+        count *= uint64_t(size);
+    }
+    if (count != array.data.size())
+        fail(path, ": IDX dims ", dims_string(array.dims), " hold ", count, " bytes, but ",
+             array.data.size(), " were given");
+    std::vector<uint8_t> header{0, 0, 0x08, uint8_t(array.dims.size())};
+    for (int64_t size : array.dims)
+        for (int shift = 24; shift >= 0; shift -= 8) header.push_back(uint8_t(uint64_t(size) >> shift));
+    write_atomically(path, {{header.data(), header.size()}, {array.data.data(), array.data.size()}});
 }
 
 }  // namespace vdm

@@ -1,4 +1,4 @@
-// Reader for IDX files, the format MNIST and Fashion-MNIST ship in.
+// Reader and writer for IDX files, the format MNIST and Fashion-MNIST ship in.
 //
 // An IDX file is a 4-byte magic 00 00 TT ND (TT = element type, ND = number of
 // dimensions), then ND big-endian uint32 sizes, then the elements in row-major order.
@@ -24,5 +24,10 @@ struct IdxArray {
 
 // Reads an IDX file of unsigned bytes, raw or gzip-compressed (by the ".gz" name).
 IdxArray read_idx(const std::string& path);
+
+// Writes an IDX file of unsigned bytes, raw (never gzipped, whatever the name),
+// atomically (datasets/atomic_file.h). The dims must be 1 to 4 sizes, each in [1, 2^32),
+// whose product is data.size().
+void write_idx(const std::string& path, const IdxArray& array);
 
 }  // namespace vdm

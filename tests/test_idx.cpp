@@ -141,6 +141,26 @@ TEST_CASE("read_idx reads raw and gzip IDX files") {
     CHECK(vdm::read_idx(tmp.file("big.gz")).data == big);
 }
 
+TEST_CASE("write_idx writes what read_idx reads back, byte for byte, and refuses bad dims") {
+    vdm::test::TempDir tmp("vdm_test_idx_");
+    std::vector<uint8_t> data = iota_bytes(5 * 3 * 7);
+    vdm::write_idx(tmp.file("out-idx3-ubyte"), {{5, 3, 7}, data});
+    std::ifstream file(tmp.file("out-idx3-ubyte"), std::ios::binary);
+    std::vector<uint8_t> written((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    CHECK(written == idx_bytes({5, 3, 7}, data));  // the layout the reader is tested on
+    vdm::IdxArray back = vdm::read_idx(tmp.file("out-idx3-ubyte"));
+    CHECK(back.dims == std::vector<int64_t>{5, 3, 7});
+    CHECK(back.data == data);
+
+    CHECK_THROWS_WITH_AS(vdm::write_idx(tmp.file("bad"), {{5, 3, 6}, data}),
+                         doctest::Contains("hold 90 bytes, but 105 were given"), vdm::Error);
+    CHECK_THROWS_WITH_AS(vdm::write_idx(tmp.file("bad"), {{}, {}}),
+                         doctest::Contains("expected 1 to 4"), vdm::Error);
+    CHECK_THROWS_WITH_AS(vdm::write_idx(tmp.file("bad"), {{0, 1}, {}}),
+                         doctest::Contains("each must be in [1, 2^32)"), vdm::Error);
+    CHECK_FALSE(fs::exists(tmp.file("bad")));
+}
+
 TEST_CASE("load_split reads a folder of small IDX files") {
     vdm::test::TempDir tmp("vdm_test_idx_");
     std::vector<uint8_t> images = iota_bytes(3 * 2 * 4);
