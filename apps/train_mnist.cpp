@@ -1,6 +1,6 @@
 // train_mnist: trains a Variational Diffusion Model on MNIST (or Fashion-MNIST) and
 // reports bits per dimension. With no flags it trains the default config from the
-// default data folder and writes into runs/<dataset>-<schedule>-<loss>/:
+// default data folder and writes into runs/<dataset>-<schedule>-<loss>[-<objective>]/:
 //   checkpoint.safetensors   parameters, EMA, optimizer, config, step, RNG state
 //   metrics.jsonl            one line per --log-every steps and per evaluation
 //   samples.png              a grid of EMA samples at the end
@@ -37,20 +37,23 @@ struct Window {
     int64_t count = 0;
     void add(const StepStats& s) {
         sum.bpd += s.bpd, sum.prior += s.prior, sum.recon += s.recon, sum.diffusion += s.diffusion;
-        sum.grad_norm += s.grad_norm, sum.lr = s.lr;
+        sum.loss += s.loss, sum.grad_norm += s.grad_norm, sum.lr = s.lr;
         ++count;
     }
     StepStats mean() const {
         StepStats m = sum;
         double n = double(std::max<int64_t>(count, 1));
-        m.bpd /= n, m.prior /= n, m.recon /= n, m.diffusion /= n, m.grad_norm /= n;
+        m.bpd /= n, m.prior /= n, m.recon /= n, m.diffusion /= n, m.loss /= n, m.grad_norm /= n;
         return m;
     }
 };
 
-std::string terms_json(const StepStats& s) {
+// The bound's terms at the training draws; with another objective than the bound, also
+// the loss that training minimized ("train_loss", in the same units).
+std::string terms_json(const StepStats& s, const std::string& objective) {
     return "\"train_bpd\": " + json_number(s.bpd) + ", \"prior\": " + json_number(s.prior) +
-           ", \"recon\": " + json_number(s.recon) + ", \"diffusion\": " + json_number(s.diffusion);
+           ", \"recon\": " + json_number(s.recon) + ", \"diffusion\": " + json_number(s.diffusion) +
+           (objective == "vlb" ? "" : ", \"train_loss\": " + json_number(s.loss));
 }
 
 }  // namespace
@@ -76,11 +79,15 @@ int main(int argc, char** argv) {
         flags.add_choice("fourier", &fourier, {"on", "off"}, "Fourier features of z_t as extra inputs");
         flags.add("dropout", &mc.net.dropout, 0.0, 0.9, "dropout in the ResNet blocks", true);
         flags.group("schedule and loss");
-        flags.add_choice("schedule", &mc.schedule, {"linear", "learned"}, "noise schedule gamma(t)");
-        flags.add("gamma-min", &mc.gamma_min, -30.0, 30.0, "gamma(0) (learned: its start)");
-        flags.add("gamma-max", &mc.gamma_max, -30.0, 30.0, "gamma(1) (learned: its start)");
+        flags.add_choice("schedule", &mc.schedule, {"linear", "learned", "ddpm"},
+                         "noise schedule gamma(t) (ddpm: DDPM's T linear betas 1e-4..0.02)");
+        flags.add("gamma-min", &mc.gamma_min, -30.0, 30.0, "gamma(0) (learned: its start; not for ddpm)");
+        flags.add("gamma-max", &mc.gamma_max, -30.0, 30.0, "gamma(1) (learned: its start; not for ddpm)");
         flags.add_choice("loss", &mc.loss, {"continuous", "discrete"}, "diffusion loss: T -> infinity, or T steps");
-        flags.add("T", &mc.T, 1, 1000000, "steps of the discrete-time loss and bound");
+        flags.add("T", &mc.T, 1, 1000000, "steps of the discrete-time loss and bound (ddpm: its betas, T - 1 steps)");
+        flags.add_choice("objective", &mc.objective, {"vlb", "simple"},
+                         "what training minimizes: the bound, or DDPM's unweighted eps-MSE (discrete loss); "
+                         "evaluation always reports the bound");
         flags.group("optimization");
         flags.add("steps", &steps, 1, 100000000, "total training steps (with --resume: continue up to this step)");
         flags.add("batch", &tc.batch, 1, 4096, "images per step");
@@ -107,6 +114,16 @@ int main(int argc, char** argv) {
         mc.net.gamma_min = mc.gamma_min;
         mc.net.gamma_max = mc.gamma_max;
         VDM_CHECK(mc.gamma_max > mc.gamma_min, "--gamma-max ", mc.gamma_max, " must exceed --gamma-min ", mc.gamma_min);
+        if (mc.schedule == "ddpm") {  // its gammas come from the betas and T
+            VDM_CHECK(!flags.given("gamma-min") && !flags.given("gamma-max"),
+                      "--gamma-min/--gamma-max do not apply to --schedule ddpm (its betas set gamma)");
+            VDM_CHECK(mc.T >= 2, "--schedule ddpm needs --T of at least 2 (x_1 is z_0, x_T is z_1)");
+        }
+        VDM_CHECK(mc.objective == "vlb" || mc.loss == "discrete",
+                  "--objective simple needs --loss discrete (DDPM's unweighted eps-MSE at its T steps)");
+        VDM_CHECK(mc.objective == "vlb" || mc.schedule != "learned",
+                  "--objective simple cannot train --schedule learned (it is not a bound); use linear or ddpm");
+        mc = with_schedule_range(mc);
         VDM_CHECK(mc.net.channels % mc.net.groups == 0, "--channels ", mc.net.channels,
                   " must be a multiple of ", mc.net.groups, " (the GroupNorm groups)");
 
@@ -138,7 +155,9 @@ int main(int argc, char** argv) {
                   trainer.steps_done);
         std::vector<int64_t> val(split.val.begin(), split.val.begin() + std::min<size_t>(split.val.size(), size_t(val_n)));
 
-        if (out_dir.empty()) out_dir = "runs/" + tc.dataset + "-" + cfg.model.schedule + "-" + cfg.model.loss;
+        if (out_dir.empty())
+            out_dir = "runs/" + tc.dataset + "-" + cfg.model.schedule + "-" + cfg.model.loss +
+                      (cfg.model.objective == "vlb" ? "" : "-" + cfg.model.objective);
         std::filesystem::create_directories(out_dir);
         const std::string ckpt_path = out_dir + "/checkpoint.safetensors";
         const std::string metrics_path = out_dir + "/metrics.jsonl";
@@ -150,7 +169,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr,
                      "data: %s (%lld train, %lld val, %lldx%lldx%lld)\n"
                      "model: %lld parameters, %.0f MFLOP/image forward; channels %lld, blocks %lld, attention %s, "
-                     "fourier %s; schedule %s, loss %s%s\n"
+                     "fourier %s; schedule %s, loss %s%s, objective %s\n"
                      "training: steps %lld..%lld, batch %lld, lr %g, on %s -> %s\n",
                      dir.c_str(), (long long)split.train.size(), (long long)split.val.size(),
                      (long long)train.channels, (long long)train.height, (long long)train.width,
@@ -159,6 +178,7 @@ int main(int argc, char** argv) {
                      cfg.model.net.attention ? "on" : "off", cfg.model.net.fourier ? "on" : "off",
                      cfg.model.schedule.c_str(), cfg.model.loss.c_str(),
                      cfg.model.loss == "discrete" ? (" T=" + std::to_string(cfg.model.T)).c_str() : "",
+                     cfg.model.objective.c_str(),
                      (long long)trainer.steps_done + 1, (long long)steps, (long long)cfg.train.batch,
                      cfg.train.lr, device_description(device).c_str(), out_dir.c_str());
 
@@ -188,7 +208,7 @@ int main(int argc, char** argv) {
             const int64_t step = trainer.steps_done;
             if (step % log_every == 0 || step == steps) {
                 last_logged = log_window.mean();
-                metrics << "{\"step\": " << step << ", " << terms_json(last_logged)
+                metrics << "{\"step\": " << step << ", " << terms_json(last_logged, cfg.model.objective)
                         << ", \"grad_norm\": " << json_number(last_logged.grad_norm)
                         << ", \"lr\": " << json_number(last_logged.lr) << "}\n";
                 metrics.flush();
@@ -222,7 +242,9 @@ int main(int argc, char** argv) {
         if (sample_n > 0) {
             samples_path = out_dir + "/samples.png";
             trainer.ema->swap(trainer.params);
-            write_sample_grid(*trainer.model, sample_n, sample_steps, 7, samples_path);
+            SamplerOptions ancestral;
+            ancestral.steps = sample_steps;
+            write_sample_grid(*trainer.model, sample_n, 7, ancestral, samples_path);
             trainer.ema->swap(trainer.params);
             std::fprintf(stderr, "samples: %s (%lld EMA samples, %lld steps)\n", samples_path.c_str(),
                          (long long)sample_n, (long long)sample_steps);
@@ -237,7 +259,7 @@ int main(int argc, char** argv) {
         }
         std::printf("{\"step\": %lld, %s, \"val_bpd\": %s, \"val_bpd_stderr\": %s, \"checkpoint\": \"%s\", "
                     "\"samples\": \"%s\", \"metrics\": \"%s\", %s, \"seconds\": %.1f}\n",
-                    (long long)trainer.steps_done, terms_json(last_logged).c_str(),
+                    (long long)trainer.steps_done, terms_json(last_logged, cfg.model.objective).c_str(),
                     json_number(last_eval.bpd).c_str(), json_number(last_eval.bpd_stderr).c_str(),
                     ckpt_path.c_str(), samples_path.c_str(), metrics_path.c_str(), device_json.c_str(),
                     seconds);

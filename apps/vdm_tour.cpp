@@ -159,7 +159,7 @@ int main(int argc, char** argv) {
                         t_bound, at_t_bound);
         } else {
             std::printf("its diffusion term is the discrete-time L_T (T = %lld) at one step; the "
-                        "integrand below is the continuous-time one\n", (long long)model.config.T);
+                        "integrand below is the continuous-time one\n", (long long)model.discrete_steps());
         }
         std::printf("the diffusion term from a %lld-point midpoint grid of the integrand (same eps): "
                     "%.6f bits/dim\n\n", (long long)grid, diffusion_grid);

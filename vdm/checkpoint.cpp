@@ -13,6 +13,10 @@ namespace {
 
 const char* kFormat = "vdm.cpp checkpoint v1";
 
+// Config keys added after the format was fixed, with the value a checkpoint that
+// lacks them was trained with.
+const std::map<std::string, std::string> kAddedKeys = {{"objective", "vlb"}};
+
 std::string format_double(double x) {
     char buf[40];
     std::snprintf(buf, sizeof buf, "%.17g", x);
@@ -26,7 +30,11 @@ struct MetadataReader {
 
     const std::string& text(const std::string& key) const {
         auto it = metadata.find(key);
-        VDM_CHECK(it != metadata.end(), path, ": checkpoint metadata has no '", key, "'");
+        if (it == metadata.end()) {  // an older checkpoint: the value it was trained with
+            auto added = kAddedKeys.find(key);
+            VDM_CHECK(added != kAddedKeys.end(), path, ": checkpoint metadata has no '", key, "'");
+            return added->second;
+        }
         return it->second;
     }
     int64_t integer(const std::string& key) const {
@@ -101,6 +109,7 @@ std::map<std::string, std::string> config_to_metadata(const RunConfig& c) {
         {"schedule_width", std::to_string(c.model.schedule_width)},
         {"loss", c.model.loss},
         {"T", std::to_string(c.model.T)},
+        {"objective", c.model.objective},
         {"batch", std::to_string(c.train.batch)},
         {"lr", format_double(c.train.lr)},
         {"warmup", std::to_string(c.train.warmup)},
@@ -140,6 +149,7 @@ RunConfig config_from_metadata(const std::map<std::string, std::string>& metadat
     c.model.schedule_width = r.integer("schedule_width");
     c.model.loss = r.text("loss");
     c.model.T = r.integer("T");
+    c.model.objective = r.text("objective");
     c.train.batch = r.integer("batch");
     c.train.lr = r.real("lr");
     c.train.warmup = r.integer("warmup");

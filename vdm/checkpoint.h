@@ -5,6 +5,9 @@
 //             optimizer and EMA counters, random-stream positions, batch-sampler state
 // Written atomically. Loading checks the config, every name, shape and dtype, and
 // refuses a mismatch with a one-line error naming the file and the difference.
+// Config keys added later (objective) read as their old meaning (vlb) when absent,
+// so older checkpoints load as before. The ddpm schedule has no tensors: its name
+// and T define it.
 // Files do not depend on the device: tensors are saved from host copies and loaded
 // into the trainer's or model's tensors wherever they live, so a GPU checkpoint
 // resumes on the CPU and the reverse. The device is not part of the config.

@@ -11,17 +11,40 @@
 
 namespace vdm {
 
+VdmConfig with_schedule_range(VdmConfig c) {
+    if (c.schedule == "ddpm") {
+        const std::vector<double> grid = ddpm_gammas(c.T);
+        c.gamma_min = c.net.gamma_min = grid.front();
+        c.gamma_max = c.net.gamma_max = grid.back();
+    }
+    return c;
+}
+
 Vdm::Vdm(const VdmConfig& cfg, DType dtype_, Rng& init_rng)
-    : config(cfg),
+    : config(with_schedule_range(cfg)),
       dtype(dtype_),
-      net(cfg.net, dtype_, init_rng),
-      schedule(make_schedule(cfg.schedule, cfg.gamma_min, cfg.gamma_max, cfg.schedule_width,
-                             dtype_, init_rng)) {
+      objective(parse_objective(cfg.objective)),
+      net(config.net, dtype_, init_rng),
+      schedule(make_schedule(cfg.schedule, config.gamma_min, config.gamma_max,
+                             cfg.schedule_width, dtype_, init_rng, cfg.T)) {
     VDM_CHECK(cfg.loss == "continuous" || cfg.loss == "discrete", "unknown loss '", cfg.loss,
               "' (continuous or discrete)");
     VDM_CHECK(cfg.T >= 1, "T = ", cfg.T, " must be at least 1");
+    // The simple objective replaces the bound's weight at DDPM's discrete steps; with
+    // the continuous loss it would be another weighting of the integral, and a learned
+    // schedule trained on it would learn to make eps easy to guess, not likelihood.
+    VDM_CHECK(objective == Objective::Vlb || cfg.loss == "discrete",
+              "objective 'simple' needs the discrete loss (DDPM's unweighted eps-MSE at T steps; "
+              "use --loss discrete or --objective vlb)");
+    VDM_CHECK(objective == Objective::Vlb || !schedule->learned(),
+              "objective 'simple' cannot train a learned schedule (it is not a bound on "
+              "-log p(x)); use --schedule linear or ddpm, or --objective vlb");
     add_child("net", net);
     add_child("schedule", *schedule);
+}
+
+int64_t Vdm::discrete_steps() const {
+    return schedule->grid_steps() > 0 ? schedule->grid_steps() : config.T;
 }
 
 int64_t Vdm::image_size() const {
@@ -77,12 +100,20 @@ BoundTerms Vdm::bound(const uint8_t* pixels, const BoundNoise& noise, Rng* dropo
         Var z_t = marginal_sample(x, reshape(gamma_t, per_image), eps);
         Var eps_hat = net.forward(z_t, gamma_t, dropout_rng);
         terms.diffusion = diffusion_loss_continuous(eps, eps_hat, gamma_prime);
+        terms.train_diffusion = terms.diffusion;  // vlb only (checked when the model is made)
     } else {
-        DiscreteTimes steps = discretize_times(noise.t, config.T);
+        const int64_t T = discrete_steps();
+        DiscreteTimes steps = discretize_times(noise.t, T);
         Var gamma_t = schedule->gamma(steps.t), gamma_s = schedule->gamma(steps.s);
         Var z_t = marginal_sample(x, reshape(gamma_t, per_image), eps);
         Var eps_hat = net.forward(z_t, gamma_t, dropout_rng);
-        terms.diffusion = diffusion_loss_discrete(eps, eps_hat, gamma_t, gamma_s, config.T);
+        // One squared error, two weights: the bound's, and the objective's.
+        Var error = squared_error(eps, eps_hat);
+        terms.diffusion = diffusion_weight_discrete(gamma_t, gamma_s, T) * error;
+        terms.train_diffusion =
+            objective == Objective::Vlb
+                ? terms.diffusion
+                : diffusion_weight_discrete(gamma_t, gamma_s, T, objective) * error;
     }
     return terms;
 }

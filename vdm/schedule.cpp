@@ -1,6 +1,7 @@
-// Linear and learned noise schedules, with closed-form gamma'(t).
+// Linear, learned and DDPM noise schedules, with closed-form gamma'(t).
 #include "vdm/schedule.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "tensor/backend.h"
@@ -96,12 +97,64 @@ Var LearnedSchedule::gamma_prime(const Tensor& t, ScheduleGrad grad) const {
     return span * n.slope;
 }
 
+std::vector<double> ddpm_gammas(int64_t T, double beta_first, double beta_last) {
+    VDM_CHECK(T >= 2, "ddpm schedule: T = ", T, " must be at least 2 (x_1 is z_0, x_T is z_1)");
+    VDM_CHECK(beta_first > 0.0 && beta_last > beta_first && beta_last < 1.0,
+              "ddpm schedule: betas ", beta_first, " .. ", beta_last, " must rise inside (0, 1)");
+    std::vector<double> gammas(size_t(T), 0.0);
+    double log_abar = 0.0;  // log abar_i = sum_j log1p(-beta_j): no product of 1000 factors near 1
+    for (int64_t i = 1; i <= T; ++i) {
+        const double beta = beta_first + (beta_last - beta_first) * double(i - 1) / double(T - 1);
+        log_abar += std::log1p(-beta);
+        // log((1 - abar) / abar), with 1 - abar = -expm1(log abar) exact for abar near 1
+        gammas[size_t(i - 1)] = std::log(-std::expm1(log_abar)) - log_abar;
+    }
+    return gammas;
+}
+
+DdpmSchedule::DdpmSchedule(int64_t T, DType dtype) : grid_(ddpm_gammas(T)), dtype_(dtype) {}
+
+template <typename F>
+Var DdpmSchedule::evaluate(const Tensor& t, F&& piece) const {
+    // B numbers: computed on the host, returned on the schedule's device.
+    const std::vector<double> times = t.to_vector();
+    const int64_t N = grid_steps();
+    Tensor out = Tensor::empty(t.shape(), DType::F64);
+    for (size_t b = 0; b < times.size(); ++b) {
+        const double time = times[b];
+        VDM_CHECK(time >= -1e-12 && time <= 1.0 + 1e-12, "ddpm schedule: t = ", time,
+                  " is outside [0, 1]");
+        double u = std::clamp(time, 0.0, 1.0) * double(N);
+        if (std::abs(u - std::round(u)) < 1e-9) u = std::round(u);  // a grid point, exactly
+        const int64_t k = std::min<int64_t>(int64_t(std::floor(u)), N - 1);  // interval [k, k + 1]
+        out.data<double>()[b] = piece(k, u - double(k));
+    }
+    return Var(out.to(dtype_).to(device()));
+}
+
+Var DdpmSchedule::gamma(const Tensor& t, ScheduleGrad) const {
+    return evaluate(t, [&](int64_t k, double u) {
+        const double lo = grid_[size_t(k)], hi = grid_[size_t(k + 1)];
+        return u == 0.0 ? lo : u == 1.0 ? hi : lo + u * (hi - lo);  // grid points exactly
+    });
+}
+
+Var DdpmSchedule::gamma_prime(const Tensor& t, ScheduleGrad) const {
+    const double N = double(grid_steps());
+    return evaluate(t, [&](int64_t k, double) { return (grid_[size_t(k + 1)] - grid_[size_t(k)]) * N; });
+}
+
+Var DdpmSchedule::gamma_0() const { return Var(Tensor::full(Shape{1}, grid_.front(), dtype_, device())); }
+Var DdpmSchedule::gamma_1() const { return Var(Tensor::full(Shape{1}, grid_.back(), dtype_, device())); }
+
 std::unique_ptr<Schedule> make_schedule(const std::string& kind, double gamma_min,
-                                        double gamma_max, int64_t width, DType dtype, Rng& rng) {
+                                        double gamma_max, int64_t width, DType dtype, Rng& rng,
+                                        int64_t T) {
     if (kind == "linear") return std::make_unique<LinearSchedule>(gamma_min, gamma_max, dtype);
     if (kind == "learned")
         return std::make_unique<LearnedSchedule>(gamma_min, gamma_max, width, dtype, rng);
-    fail("unknown schedule '", kind, "' (linear or learned)");
+    if (kind == "ddpm") return std::make_unique<DdpmSchedule>(T, dtype);
+    fail("unknown schedule '", kind, "' (linear, learned or ddpm)");
 }
 
 }  // namespace vdm

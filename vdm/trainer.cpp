@@ -13,9 +13,18 @@ uint64_t dropout_seed(int64_t seed) { return uint64_t(seed) * 8 + 3; }
 uint64_t batch_seed(int64_t seed) { return uint64_t(seed) * 8 + 4; }
 uint64_t split_seed(int64_t seed) { return uint64_t(seed) * 8 + 5; }
 
+namespace {
+
+RunConfig with_schedule_range(RunConfig c) {
+    c.model = with_schedule_range(c.model);
+    return c;
+}
+
+}  // namespace
+
 Trainer::Trainer(const RunConfig& cfg, const Dataset& data, std::vector<int64_t> indices,
                  Device device)
-    : config(cfg),
+    : config(with_schedule_range(cfg)),
       noise_rng(noise_seed(cfg.train.seed)),
       dropout_rng(dropout_seed(cfg.train.seed)),
       data_(data) {
@@ -24,7 +33,7 @@ Trainer::Trainer(const RunConfig& cfg, const Dataset& data, std::vector<int64_t>
               "trainer: the data's images (", data.channels, "x", data.height, "x", data.width,
               ") do not match the model's");
     Rng init(init_seed(cfg.train.seed));
-    model = std::make_unique<Vdm>(cfg.model, DType::F32, init);
+    model = std::make_unique<Vdm>(config.model, DType::F32, init);
     model->to(device);
     params = model->parameters();
     AdamWConfig adam;
@@ -48,14 +57,15 @@ StepStats Trainer::step() {
     BoundTerms terms = model->bound(pixels.data(), model->draw_noise(B, noise_rng), &dropout_rng,
                                     split);
     const double to_bpd = 1.0 / (double(D) * std::log(2.0));
-    Var loss = mean(terms.total()) * to_bpd;  // mean bpd of the batch
+    Var loss = mean(terms.train_total()) * to_bpd;  // vlb: the batch's mean bpd
     require_finite(loss.value(), "training loss");
     loss.backward();
     model->schedule_backward(terms, to_bpd);
 
     StepStats s;
     NoGradGuard no_grad;  // the statistics below are not part of the graph
-    s.bpd = loss.item();
+    s.loss = loss.item();
+    s.bpd = model->objective == Objective::Vlb ? s.loss : mean(terms.total()).item() * to_bpd;
     s.prior = nats_to_bpd(mean(terms.prior).item(), D);
     s.recon = nats_to_bpd(mean(terms.recon).item(), D);
     s.diffusion = nats_to_bpd(mean(terms.diffusion).item(), D);

@@ -5,7 +5,7 @@
 // batch's pixels are uploaded each step (Vdm::bound).
 //
 // One step: draw a batch, evaluate the bound (docs/vdm.md#variational-bound) with
-// fresh noise, backpropagate mean bpd, route the learned schedule's gradients
+// fresh noise, backpropagate the objective's mean (the bound in bpd for vlb), route the learned schedule's gradients
 // (docs/vdm.md#variance-objective), clip, AdamW with warmup, EMA. Every random
 // number comes from counter-based streams whose positions are part of the state, so
 // a run resumed from a checkpoint continues exactly as the uninterrupted run would have.
@@ -39,9 +39,12 @@ struct RunConfig {
     TrainConfig train;
 };
 
-// Averages of one step, in bits per dimension.
+// Averages of one step, in bits per dimension: the bound and its terms at the step's
+// draws, and the objective that was minimized (loss = bpd for vlb; for simple, prior
+// + recon + the unweighted squared error, divided by D ln 2 like the bound).
 struct StepStats {
     double bpd = 0.0, prior = 0.0, recon = 0.0, diffusion = 0.0;
+    double loss = 0.0;
     double grad_norm = 0.0, lr = 0.0;
 };
 
@@ -53,7 +56,7 @@ public:
 
     StepStats step();
 
-    const RunConfig config;
+    const RunConfig config;  // as given, the ddpm schedule's range set (with_schedule_range)
     int64_t steps_done = 0;
     std::unique_ptr<Vdm> model;
     std::vector<Parameter> params;
