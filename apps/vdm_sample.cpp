@@ -1,5 +1,7 @@
-// vdm_sample: ancestral sampling from a trained VDM (its EMA weights), written as a
-// PNG grid, on the CPU or (--device cuda) the GPU. The last stdout line is JSON.
+// vdm_sample: draws samples from a trained VDM (its EMA weights) with one of the
+// samplers (apps/common/sample_grid.h: ancestral, ddim, langevin, pc), written as a
+// PNG grid and optionally a raw IDX file, on the CPU or (--device cuda) the GPU. The
+// last stdout line is JSON, with the number of ScoreNet forward passes per batch.
 #include <omp.h>
 
 #include <chrono>
@@ -15,40 +17,71 @@ using namespace vdm;
 
 int main(int argc, char** argv) {
     return run_app([&] {
-        std::string ckpt, out, device_flag = "cpu";
-        int64_t n = 64, steps = 1000, seed = 0, threads = 0;
+        std::string ckpt, out, save_idx, device_flag = "cpu";
+        int64_t n = 64, seed = 0, threads = 0;
+        SamplerOptions opt;
         Flags flags("vdm_sample", "draw samples from a trained VDM into a PNG grid");
         flags.group("input");
         flags.add("ckpt", &ckpt, "checkpoint file, or a run folder, written by train_mnist (required)");
         flags.group("sampling");
         flags.add("n", &n, 1, 4096, "number of samples");
-        flags.add("steps", &steps, 1, 1000000, "ancestral steps T (t = i/T, i = T..1)");
+        flags.add_choice("sampler", &opt.sampler, sampler_names(), "how to run the reverse process");
+        flags.add("steps", &opt.steps, 1, 1000000, "steps N of the time grid t = i/N, i = N..1 (langevin: noise levels)");
+        flags.add("eta", &opt.eta, 0.0, 1.0, "ddim: noise of each step, 0 deterministic .. 1 the ancestral step's", true);
+        flags.add("langevin-iters", &opt.langevin_iters, 1, 100000, "langevin, pc: Langevin iterations per level");
+        flags.add("langevin-snr", &opt.langevin_snr, 0.0, 100.0,
+                  "langevin, pc: target signal-to-noise ratio r, step size 2 (r |xi| / |score|)^2 "
+                  "(0: 0.5 for langevin, 0.16 for pc)", true);
+        flags.add("rtol", &opt.rtol, 0.0, 1.0, "ode: relative tolerance of the adaptive solver");
+        flags.add("atol", &opt.atol, 0.0, 1.0, "ode: absolute tolerance of the adaptive solver");
         flags.add("seed", &seed, 0, INT64_MAX, "random seed");
         flags.group("output");
         flags.add("out", &out, "PNG file to write (required)");
+        flags.add("save-idx", &save_idx, "also write the samples as a raw IDX file (n, H, W)");
         flags.group("device");
         flags.add("threads", &threads, 0, 1024, "OpenMP threads (0: all cores)");
         add_device_flags(flags, &device_flag);
         if (!flags.parse(argc, argv)) return 0;
         VDM_CHECK(!ckpt.empty(), "--ckpt is required (see --help)");
         VDM_CHECK(!out.empty(), "--out is required (see --help)");
+        VDM_CHECK(!flags.given("eta") || opt.sampler == "ddim", "--eta applies to --sampler ddim only");
+        for (const char* flag : {"langevin-iters", "langevin-snr"})
+            VDM_CHECK(!flags.given(flag) || opt.sampler == "langevin" || opt.sampler == "pc", "--", flag,
+                      " applies to --sampler langevin or pc only");
+        for (const char* flag : {"rtol", "atol"})
+            VDM_CHECK(!flags.given(flag) || opt.sampler == "ode", "--", flag, " applies to --sampler ode only");
+        VDM_CHECK(!flags.given("steps") || opt.sampler != "ode", "--steps does not apply to --sampler ode (adaptive: --rtol, --atol)");
         if (threads > 0) omp_set_num_threads(int(threads));
         const Device device = select_device(device_flag);
         ckpt = resolve_checkpoint(ckpt);
 
         TrainedModel trained = load_ema_model(ckpt, device);
-        std::fprintf(stderr, "%s: step %lld; drawing %lld samples with %lld steps on %s\n", ckpt.c_str(),
-                     (long long)trained.step, (long long)n, (long long)steps,
+        std::string details;
+        if (opt.sampler == "ddim") details = ", eta " + std::to_string(opt.eta);
+        if (opt.sampler == "ode") details = ", rtol " + std::to_string(opt.rtol) + ", atol " + std::to_string(opt.atol);
+        if (opt.sampler == "langevin" || opt.sampler == "pc")
+            details = ", " + std::to_string(opt.langevin_iters) + " Langevin iterations per level at r = " +
+                      std::to_string(langevin_snr(opt));
+        const std::string grid = opt.sampler == "ode" ? "adaptive steps" : std::to_string(opt.steps) + " steps";
+        std::fprintf(stderr, "%s: step %lld; drawing %lld samples with %s, %s%s, on %s\n", ckpt.c_str(),
+                     (long long)trained.step, (long long)n, opt.sampler.c_str(), grid.c_str(), details.c_str(),
                      device_description(device).c_str());
         auto start = std::chrono::steady_clock::now();
-        write_sample_grid(*trained.model, n, steps, uint64_t(seed), out);
+        Samples samples = draw_samples(*trained.model, n, uint64_t(seed), opt);
+        finish_work(device);
         double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        write_png_grid(*trained.model, samples.images, n, out);
         std::fprintf(stderr, "wrote %s\n", out.c_str());
+        if (!save_idx.empty()) {
+            write_idx_images(*trained.model, samples.images, n, save_idx);
+            std::fprintf(stderr, "wrote %s\n", save_idx.c_str());
+        }
         report_device_memory(device);
-        std::printf("{\"out\": \"%s\", \"n\": %lld, \"steps\": %lld, \"seed\": %lld, \"step\": %lld, "
-                    "\"seconds\": %.1f}\n",
-                    out.c_str(), (long long)n, (long long)steps, (long long)seed,
-                    (long long)trained.step, seconds);
+        const std::string steps_json = opt.sampler == "ode" ? "null" : std::to_string(opt.steps);  // ode: adaptive
+        std::printf("{\"out\": \"%s\", \"idx\": \"%s\", \"n\": %lld, \"sampler\": \"%s\", \"steps\": %s, "
+                    "\"network_evals\": %lld, \"seed\": %lld, \"step\": %lld, \"seconds\": %.1f}\n",
+                    out.c_str(), save_idx.c_str(), (long long)n, opt.sampler.c_str(), steps_json.c_str(),
+                    (long long)samples.network_evals, (long long)seed, (long long)trained.step, seconds);
         return 0;
     });
 }
