@@ -1,4 +1,4 @@
-// bpd conversion and evaluation of the bound on a dataset.
+// bpd conversion and evaluation of the bounds on a dataset.
 #include "vdm/bpd.h"
 
 #include <algorithm>
@@ -6,14 +6,29 @@
 
 namespace vdm {
 
+namespace {
+
+void check_images(const char* what, const Vdm& model, const Dataset& data,
+                  const std::vector<int64_t>& indices) {
+    VDM_CHECK(!indices.empty(), what, ": no images");
+    VDM_CHECK(data.image_size() == model.image_size(), what, ": the data's images have ",
+              data.image_size(), " values, the model's ", model.image_size());
+}
+
+// The standard error of the mean of n values with this mean and sum of squares.
+double standard_error(double mean, double sum_sq, int64_t n) {
+    const double variance = std::max(0.0, sum_sq / double(n) - mean * mean);
+    return std::sqrt(variance / double(std::max<int64_t>(n - 1, 1)));
+}
+
+}  // namespace
+
 double nats_to_bpd(double nats, int64_t dims) { return nats / (double(dims) * std::log(2.0)); }
 
 BpdEstimate evaluate_bpd(const Vdm& model, const Dataset& data, const std::vector<int64_t>& indices,
                          int64_t batch, uint64_t seed,
                          const std::function<void(int64_t, int64_t)>& progress) {
-    VDM_CHECK(!indices.empty(), "evaluate_bpd: no images");
-    VDM_CHECK(data.image_size() == model.image_size(), "evaluate_bpd: the data's images have ",
-              data.image_size(), " values, the model's ", model.image_size());
+    check_images("evaluate_bpd", model, data, indices);
     NoGradGuard no_grad;
     Rng rng(seed);
     const int64_t D = model.image_size(), total = int64_t(indices.size());
@@ -47,8 +62,43 @@ BpdEstimate evaluate_bpd(const Vdm& model, const Dataset& data, const std::vecto
     e.recon = sum[1] / double(total);
     e.diffusion = sum[2] / double(total);
     e.bpd = e.prior + e.recon + e.diffusion;
-    const double variance = std::max(0.0, sum_sq_total / double(total) - e.bpd * e.bpd);
-    e.bpd_stderr = std::sqrt(variance / double(std::max<int64_t>(total - 1, 1)));
+    e.bpd_stderr = standard_error(e.bpd, sum_sq_total, total);
+    return e;
+}
+
+OdeBpdEstimate evaluate_ode_bpd(const Vdm& model, const Dataset& data,
+                                const std::vector<int64_t>& indices, int64_t batch, uint64_t seed,
+                                const OdeBpdOptions& options,
+                                const std::function<void(int64_t, int64_t)>& progress) {
+    check_images("evaluate_ode_bpd", model, data, indices);
+    VDM_CHECK(batch >= 1, "evaluate_ode_bpd: batch = ", batch, " must be positive");
+    Rng rng(seed);
+    const int64_t D = model.image_size(), total = int64_t(indices.size());
+    double sum = 0.0, sum_sq = 0.0, evaluations = 0.0;
+    int64_t batches = 0;
+    std::vector<uint8_t> pixels;
+    for (int64_t first = 0; first < total; first += batch) {
+        const int64_t count = std::min(batch, total - first);
+        std::vector<int64_t> idx(indices.begin() + first, indices.begin() + first + count);
+        pixels.resize(size_t(count * D));
+        gather_images(data, idx, pixels.data());
+        const OdeBpd result = ode_bpd(model, pixels.data(), count, rng, options);
+        for (int64_t b = 0; b < count; ++b) {
+            const double bpd = result.bpd[size_t(b)];
+            VDM_CHECK(std::isfinite(bpd), "evaluate_ode_bpd: the bound of image ", idx[size_t(b)],
+                      " is ", bpd);
+            sum += bpd;
+            sum_sq += bpd * bpd;
+        }
+        evaluations += double(result.evaluations);
+        ++batches;
+        if (progress) progress(first + count, total);
+    }
+    OdeBpdEstimate e;
+    e.n = total;
+    e.bpd = sum / double(total);
+    e.bpd_stderr = standard_error(e.bpd, sum_sq, total);
+    e.network_evaluations = evaluations / double(batches);
     return e;
 }
 

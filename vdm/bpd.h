@@ -1,6 +1,8 @@
 // Bits per dimension (docs/vdm.md#bits-per-dimension): bpd = nats / (D ln 2) with D the
-// number of pixel values per image (784 for MNIST), and the evaluation of the full
-// bound over a set of images, each term reported on its own.
+// number of pixel values per image (784 for MNIST), and the evaluation over a set of
+// images of the full variational bound, each term reported on its own, and of the
+// probability-flow ODE's dequantized bound (docs/vdm.md#the-dequantized-bound), a
+// bound of another kind: the two are reported side by side, never mixed.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -8,6 +10,7 @@
 
 #include "datasets/dataset.h"
 #include "vdm/model.h"
+#include "vdm/probability_flow.h"
 
 namespace vdm {
 
@@ -27,5 +30,19 @@ struct BpdEstimate {
 BpdEstimate evaluate_bpd(const Vdm& model, const Dataset& data, const std::vector<int64_t>& indices,
                          int64_t batch, uint64_t seed,
                          const std::function<void(int64_t, int64_t)>& progress = {});
+
+// The ODE's dequantized bound (vdm/probability_flow.h ode_bpd) for data images
+// `indices` in batches, u and the probes of each batch from one Rng seeded with
+// `seed`. network_evaluations is the mean over batches of the drift evaluations of a
+// batch's ODE (each one forward and one backward pass per probe).
+struct OdeBpdEstimate {
+    double bpd = 0.0, bpd_stderr = 0.0;
+    int64_t n = 0;
+    double network_evaluations = 0.0;
+};
+OdeBpdEstimate evaluate_ode_bpd(const Vdm& model, const Dataset& data,
+                                const std::vector<int64_t>& indices, int64_t batch, uint64_t seed,
+                                const OdeBpdOptions& options,
+                                const std::function<void(int64_t, int64_t)>& progress = {});
 
 }  // namespace vdm
