@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 source tests/cli_helpers.sh  # $apps, $tmp, $data, fail, pass, expect_error, $status
 
 # --- flags, every app
-for app in demo_mnist train_mnist vdm_eval vdm_sample vdm_plots; do
+for app in train_mnist vdm_eval vdm_sample vdm_plots; do
     "$apps/$app" --help | grep -q -- '--seed' || fail "$app --help lists no --seed"
     expect_error "$app" "unknown flag" --stepz 10
     expect_error "$app" "not an integer" --seed abc
@@ -30,8 +30,6 @@ for heading in data model 'schedule and loss' optimization output device; do
     else prev=$line; fi
 done
 [ "$prev" -gt 0 ] && pass "train_mnist --help groups its flags"
-expect_error demo_mnist "outside" --steps 0
-expect_error demo_mnist "does not exist" --data /nonexistent/vdm-data
 expect_error train_mnist "does not exist" --data /nonexistent/vdm-data
 expect_error train_mnist "not one of" --dataset cifar
 expect_error train_mnist "not one of" --schedule cosine
