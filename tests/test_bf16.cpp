@@ -44,7 +44,7 @@ Tensor rounded_f64(const Tensor& t) {
 // cpu_set_bf16(true) for one scope.
 struct Bf16Scope {
     Bf16Scope() { cpu_set_bf16(true); }
-    ~Bf16Scope() { cpu_set_bf16(true); }
+    ~Bf16Scope() { cpu_set_bf16(false); }
 };
 
 // |got - ref| <= atol + rtol |ref| everywhere; got f32, ref f64.

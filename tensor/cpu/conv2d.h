@@ -6,10 +6,10 @@
 
 #include <algorithm>
 #include <cstring>
-#include <vector>
 
 #include "tensor/cpu/gemm.h"
 #include "tensor/cpu/parallel.h"
+#include "tensor/host_allocator.h"
 #include "tensor/tensor.h"
 
 namespace vdm::cpu {
@@ -82,7 +82,7 @@ template <typename T> void col2im(const ConvDims& d, const T* dcol, T* dx) {
 }
 
 // The im2col matrix of one image: x itself for a 1x1 kernel, else written into col.
-template <typename T> const T* columns(const ConvDims& d, const T* x, std::vector<T>& col) {
+template <typename T> const T* columns(const ConvDims& d, const T* x, HostBuffer<T>& col) {
     if (d.k == 1) return x;
     im2col(d, x, col.data());
     return col.data();
@@ -94,7 +94,7 @@ template <typename T> class GemmProducts {
 public:
     GemmProducts(const ConvDims& d, const T* weight) : d_(d), weight_(weight) {}
     struct Scratch {
-        std::vector<T> col, dcol;
+        HostBuffer<T> col, dcol;
         explicit Scratch(const ConvDims& d)
             : col(d.k == 1 ? 0 : size_t(d.CKK() * d.HW())), dcol(col.size()) {}
     };
@@ -169,12 +169,13 @@ void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, Te
     // Each thread sums dweight over its own images; the partial sums are then added
     // in thread order, so the result depends only on the thread count.
     const int64_t weight_size = d.Cout * d.CKK();
-    std::vector<T> partial;
+    HostBuffer<T> partial(size_t(omp_get_max_threads() * weight_size), T(0));
+    int64_t threads = 1;
 #pragma omp parallel if (split_images(d.B))
     {
-        const int threads = omp_get_num_threads(), t = omp_get_thread_num();
-#pragma omp single
-        partial.assign(size_t(threads * weight_size), T(0));  // implicit barrier
+        const int t = omp_get_thread_num();
+#pragma omp single nowait
+        threads = omp_get_num_threads();
         typename Products::Scratch scratch(d);
 #pragma omp for schedule(static)
         for (int64_t b = 0; b < d.B; ++b) {
@@ -186,7 +187,6 @@ void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, Te
     }
     if (dweight.defined()) {
         T* pdw = dweight.data<T>();
-        const int64_t threads = int64_t(partial.size()) / weight_size;
         for (int64_t i = 0; i < weight_size; ++i) {
             T acc = partial[size_t(i)];
             for (int64_t t = 1; t < threads; ++t) acc += partial[size_t(t * weight_size + i)];

@@ -12,7 +12,6 @@
 // dy_b, the smallest).
 #pragma once
 #include <algorithm>
-#include <vector>
 
 #include "tensor/cpu/bf16.h"
 #include "tensor/cpu/conv2d.h"
@@ -22,14 +21,14 @@ namespace vdm::cpu {
 class Bf16Products {
 public:
     Bf16Products(const ConvDims& d, const float* weight)
-        : d_(d), weight_rows_(pairs(d.CKK()) * d.Cout), weight_cols_(pairs(d.Cout) * d.CKK()) {
+        : d_(d), weight_rows_(size_t(pairs(d.CKK()) * d.Cout)), weight_cols_(size_t(pairs(d.Cout) * d.CKK())) {
         // (k = ckk, j = o) is weight[o][ckk]; (k = o, j = ckk) is weight[o][ckk]
         pack_bf16_pairs(weight, 1, d.CKK(), d.CKK(), d.Cout, weight_rows_.data());
         pack_bf16_pairs(weight, d.CKK(), 1, d.Cout, d.CKK(), weight_cols_.data());
     }
     struct Scratch {
-        std::vector<float> rows, dcol;
-        std::vector<uint32_t> col_pairs, dy_pairs;
+        HostBuffer<float> rows, dcol;
+        HostBuffer<uint32_t> col_pairs, dy_pairs;
         explicit Scratch(const ConvDims& d)
             : rows(size_t(2 * d.HW())), dcol(d.k == 1 ? 0 : size_t(d.CKK() * d.HW())),
               col_pairs(size_t(std::max(pairs(d.CKK()) * d.HW(), pairs(d.HW()) * d.CKK()))),
@@ -67,7 +66,7 @@ public:
 private:
     static int64_t pairs(int64_t K) { return (K + 1) / 2; }
     const ConvDims& d_;
-    std::vector<uint32_t> weight_rows_, weight_cols_;
+    HostBuffer<uint32_t> weight_rows_, weight_cols_;
 };
 
 }  // namespace vdm::cpu
