@@ -24,14 +24,6 @@ inline Tensor randn(const Shape& shape, uint64_t seed, double scale = 1.0,
     return t.to(dtype);
 }
 
-// The CPU's bf16 products (cpu_set_bf16) switched on for one scope.
-struct Bf16Scope {
-    Bf16Scope() { cpu_set_bf16(true); }
-    ~Bf16Scope() { cpu_set_bf16(false); }
-    Bf16Scope(const Bf16Scope&) = delete;
-    Bf16Scope& operator=(const Bf16Scope&) = delete;
-};
-
 // Uniform(lo, hi) values, reproducible from the seed.
 inline Tensor uniform(const Shape& shape, uint64_t seed, double lo, double hi,
                       DType dtype = DType::F64) {

@@ -41,6 +41,12 @@ Tensor rounded_f64(const Tensor& t) {
     return out;
 }
 
+// cpu_set_bf16(true) for one scope.
+struct Bf16Scope {
+    Bf16Scope() { cpu_set_bf16(true); }
+    ~Bf16Scope() { cpu_set_bf16(false); }
+};
+
 // |got - ref| <= atol + rtol |ref| everywhere; got f32, ref f64.
 void check_close(const Tensor& got, const Tensor& ref, double atol, double rtol) {
     REQUIRE(got.shape() == ref.shape());
@@ -200,7 +206,7 @@ TEST_CASE("conv2d in bf16: forward and both gradients are the rounded operands' 
         Tensor dy = test::randn(Shape{c.x[0], c.w[0], c.x[2], c.x[3]}, seed++, 1.0, DType::F32);
 
         auto run = [&](int threads) {
-            test::Bf16Scope bf16;
+            Bf16Scope bf16;
             omp_set_num_threads(threads);
             Var xv(x.clone(), true), wv(w.clone(), true), bv(b.clone(), true);
             Var y = conv2d(xv, wv, bv);

@@ -19,7 +19,7 @@ inline void add_device_flags(Flags& flags, std::string* device, std::string* pre
     if (precision)
         flags.add_choice("precision", precision, {"fp32", "tf32", "bf16"},
                          "products in convolutions and attention: fp32; tf32 (CUDA tensor cores, ~1e-3 "
-                         "relative error); bf16 (CPU: bf16 operands, float sums)");
+                         "relative error); bf16 (CPU convolutions: bf16 operands, float sums, ~4e-3)");
 }
 
 // The device a --device value (cpu or cuda) names, after checking that it can run

@@ -15,9 +15,6 @@
 //   dv[c][j] = sum_i dout[c][i] P_ij,   dk[c][j] = sum_i q[c][i] dS_ij,
 //   dq[c][i] = sum_j k[c][j] dS_ij
 //
-// Under --precision bf16 (float only) the tile products take bf16 operands and sum in
-// float (TileProducts); the softmax statistics and the outputs stay in float.
-//
 // Threads: the forward splits into (head, query tile) items; the backward into (head,
 // chunk of key tiles) items, each owning dk and dv of its keys and adding its share of
 // dq into a partial of its own, summed over chunks afterwards in chunk order. No item
@@ -27,9 +24,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <type_traits>
 
-#include "tensor/cpu/bf16.h"
 #include "tensor/cpu/parallel.h"
 #include "tensor/cpu/simd_exp.h"
 #include "tensor/host_allocator.h"
@@ -82,35 +77,6 @@ void tile_product(int64_t rows, int64_t depth, Strided<T> A, const T* B, T* C, i
     }
 }
 
-// The tile products of one thread: in T, or (float under --precision bf16) with bf16
-// operands and float sums (tensor/cpu/bf16.h), each product's operands packed in pairs
-// into a per-thread buffer first. Operands are at most max(d, W) rows deep.
-template <typename T> class TileProducts {
-public:
-    TileProducts(bool bf16, int64_t d)
-        : bf16_(bf16), pairs_(bf16 ? size_t((std::max<int64_t>(d, kTile<T>) + 1) / 2 *
-                                            (std::max<int64_t>(d, kTile<T>) + kTile<T>))
-                                   : 0) {}
-    void operator()(int64_t rows, int64_t depth, Strided<T> A, const T* B, T* C, int64_t ldc, int cols,
-                    bool accumulate) {
-        if constexpr (std::is_same_v<T, float>) {
-            if (bf16_) {
-                const int64_t P = (depth + 1) / 2;
-                uint32_t *a = pairs_.data(), *b = a + P * rows;
-                pack_bf16_pairs(A.data, A.col, A.row, depth, rows, a);  // (k = t, j = r)
-                pack_bf16_pairs(B, kTile<T>, 1, depth, cols, b);
-                gemm_bf16(rows, cols, P, a, 1, rows, b, accumulate ? 1.0f : 0.0f, C, ldc, 1);
-                return;
-            }
-        }
-        tile_product<T>(rows, depth, A, B, C, ldc, cols, accumulate);
-    }
-
-private:
-    bool bf16_;
-    HostBuffer<uint32_t> pairs_;
-};
-
 // dst[c][0:W] = src[c * ld + 0:n], zero past n, for the d rows c: a tile packed for tile_product.
 template <typename T> void pack_tile(const T* src, int64_t ld, int64_t d, int n, T* dst) {
     constexpr int W = kTile<T>;
@@ -120,11 +86,9 @@ template <typename T> void pack_tile(const T* src, int64_t ld, int64_t d, int n,
 
 }  // namespace attention_detail
 
-// bf16: the tile products with bf16 operands (float only; softmax, sums and the
-// outputs stay in T).
 template <typename T>
 void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out,
-                       Tensor& logsumexp, bool bf16 = false) {
+                       Tensor& logsumexp) {
     using namespace attention_detail;
     constexpr int W = kTile<T>;
     const int64_t BH = q.dim(0), d = q.dim(1), N = q.dim(2), tiles = (N + W - 1) / W;
@@ -135,7 +99,6 @@ void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, Tensor
         // Per thread: the query tile (d x W); S, then exp(S - m), as keys x queries
         // (vectors along the queries); the output accumulator o (d x W).
         HostBuffer<T> scratch(size_t(2 * d * W + W * W));
-        TileProducts<T> product(bf16, d);
         T *q_tile = scratch.data(), *o = q_tile + d * W, *p = o + d * W;
 #pragma omp for schedule(static)
         for (int64_t item = 0; item < BH * tiles; ++item) {
@@ -149,7 +112,7 @@ void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, Tensor
             for (int64_t j0 = 0; j0 < N; j0 += W) {
                 const int nk = int(std::min<int64_t>(W, N - j0));
                 // p[j][i] = S_ij = sum_c k[c][j] q[c][i]
-                product(nk, d, {pk + head + j0, 1, N}, q_tile, p, W, W, false);
+                tile_product<T>(nk, d, {pk + head + j0, 1, N}, q_tile, p, W, W, false);
                 T m_new[W], alpha[W], tile_sum[W] = {};
                 std::copy(m, m + W, m_new);
                 for (int j = 0; j < nk; ++j)
@@ -171,7 +134,7 @@ void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, Tensor
 #pragma omp simd
                     for (int i = 0; i < W; ++i) o[c * W + i] *= alpha[i];
                 // o[c][i] += sum_j v[c][j] p[j][i]
-                product(d, nk, {pv + head + j0, N, 1}, p, o, W, W, true);
+                tile_product<T>(d, nk, {pv + head + j0, N, 1}, p, o, W, W, true);
             }
             for (int64_t c = 0; c < d; ++c)
                 for (int i = 0; i < nq; ++i) pout[head + c * N + i0 + i] = o[c * W + i] / l[i];
@@ -183,7 +146,7 @@ void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, Tensor
 template <typename T>
 void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
                         const Tensor& logsumexp, const Tensor& dout, Tensor& dq, Tensor& dk,
-                        Tensor& dv, bool bf16 = false) {
+                        Tensor& dv) {
     using namespace attention_detail;
     constexpr int W = kTile<T>;
     const int64_t BH = q.dim(0), d = q.dim(1), N = q.dim(2), tiles = (N + W - 1) / W;
@@ -221,7 +184,6 @@ void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const
         // Per thread: the key tile's k and v (d x W); P, and dP turned into dS (queries x
         // keys, vectors along the keys); dS^T (keys x queries); dk and dv (d x W).
         HostBuffer<T> scratch(size_t(4 * d * W + 3 * W * W));
-        TileProducts<T> product(bf16, d);
         T *k_tile = scratch.data(), *v_tile = k_tile + d * W, *dk_tile = v_tile + d * W;
         T *dv_tile = dk_tile + d * W, *p = dv_tile + d * W, *ds = p + W * W, *ds_t = ds + W * W;
 #pragma omp for schedule(static)
@@ -239,8 +201,8 @@ void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const
                 for (int64_t i0 = 0; i0 < N; i0 += W) {
                     const int nq = int(std::min<int64_t>(W, N - i0));
                     // p[i][j] = S_ij, ds[i][j] = dP_ij: sums over the d channels
-                    product(nq, d, {hq + i0, 1, N}, k_tile, p, W, W, false);
-                    product(nq, d, {hdout + i0, 1, N}, v_tile, ds, W, W, false);
+                    tile_product<T>(nq, d, {hq + i0, 1, N}, k_tile, p, W, W, false);
+                    tile_product<T>(nq, d, {hdout + i0, 1, N}, v_tile, ds, W, W, false);
                     for (int i = 0; i < nq; ++i) {
                         T *pi = p + i * W, *dsi = ds + i * W;
                         const T Li = L[i0 + i], Di = Db[i0 + i];
@@ -251,12 +213,12 @@ void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const
                         }
                     }
                     // dv[c][j] += sum_i dout[c][i] P_ij,  dk[c][j] += sum_i q[c][i] dS_ij
-                    product(d, nq, {hdout + i0, N, 1}, p, dv_tile, W, W, true);
-                    product(d, nq, {hq + i0, N, 1}, ds, dk_tile, W, W, true);
+                    tile_product<T>(d, nq, {hdout + i0, N, 1}, p, dv_tile, W, W, true);
+                    tile_product<T>(d, nq, {hq + i0, N, 1}, ds, dk_tile, W, W, true);
                     // dq[c][i] += sum_j k[c][j] dS_ij, over dS^T: queries along the vectors
                     for (int j = 0; j < nk; ++j)
                         for (int i = 0; i < W; ++i) ds_t[j * W + i] = i < nq ? ds[i * W + j] : T(0);
-                    product(d, nk, {hk + j0, N, 1}, ds_t, dq_part + i0, N, nq, true);
+                    tile_product<T>(d, nk, {hk + j0, N, 1}, ds_t, dq_part + i0, N, nq, true);
                 }
                 for (int64_t c = 0; c < d; ++c)
                     for (int j = 0; j < nk; ++j) {

@@ -169,15 +169,14 @@ public:
     void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out,
                            Tensor& logsumexp) override {
         VDM_DISPATCH_FLOAT(q.dtype(), "attention",
-                           cpu::attention_forward<T>(q, k, v, out, logsumexp, bf16_products));
+                           cpu::attention_forward<T>(q, k, v, out, logsumexp));
     }
 
     void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
                             const Tensor& logsumexp, const Tensor& dout, Tensor& dq, Tensor& dk,
                             Tensor& dv) override {
         VDM_DISPATCH_FLOAT(q.dtype(), "attention_backward",
-                           cpu::attention_backward<T>(q, k, v, out, logsumexp, dout, dq, dk, dv,
-                                                      bf16_products));
+                           cpu::attention_backward<T>(q, k, v, out, logsumexp, dout, dq, dk, dv));
     }
 
     void permute(const Tensor& x, const std::vector<int>& perm, Tensor& y) override {
