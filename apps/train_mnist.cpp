@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
         TrainConfig& tc = cfg.train;
         VdmConfig& mc = cfg.model;
         std::string data_dir, out_dir, resume, attention = "on", fourier = "on";
-        std::string device_flag = "cpu", precision = "fp32", conv = "im2col";
+        std::string device_flag = "cpu", precision = "fp32";
         int64_t steps = 2000, threads = 0, eval_every = 500, log_every = 50, val_n = 2000;
         int64_t sample_n = 64, sample_steps = 200;
         Flags flags("train_mnist", "train a Variational Diffusion Model and report bits per dimension");
@@ -98,10 +98,10 @@ int main(int argc, char** argv) {
         flags.add("sample-steps", &sample_steps, 1, 100000, "ancestral steps for the final grid");
         flags.group("device");
         flags.add("threads", &threads, 0, 1024, "OpenMP threads (0: all cores)");
-        add_device_flags(flags, &device_flag, &precision, &conv);
+        add_device_flags(flags, &device_flag, &precision);
         if (!flags.parse(argc, argv)) return 0;
         if (threads > 0) omp_set_num_threads(int(threads));
-        const Device device = select_device(device_flag, precision, conv);  // before any data is read
+        const Device device = select_device(device_flag, precision);  // before any data is read
         mc.net.attention = attention == "on";
         mc.net.fourier = fourier == "on";
         mc.net.gamma_min = mc.gamma_min;

@@ -174,9 +174,6 @@ void cuda_set_tf32(bool on);
 // portable loop gives the same results, slower (cpu_bf16_fast says which).
 void cpu_set_bf16(bool on);
 bool cpu_bf16_fast();
-// CPU 3x3 convolutions by Winograd F(2x2, 3x3) (tensor/cpu/winograd.h: 2.25x fewer
-// multiplies, results equal to float rounding) instead of im2col + gemm; not with bf16.
-void cpu_set_winograd(bool on);
 // Waits for all queued GPU work (for timing); a no-op without CUDA.
 void cuda_synchronize();
 

@@ -61,9 +61,6 @@ if [ -x "$bench" ]; then
     "$bench" --precision bf16 --steps 1 --batch 2 --channels 8 --blocks 0 >"$tmp/bf16.out" 2>"$tmp/bf16.err" \
         || fail "bench_vdm --precision bf16: $(tail -1 "$tmp/bf16.err")"
     [[ $(tail -1 "$tmp/bf16.out") == *'"precision": "bf16"'* ]] || fail "bench_vdm --precision bf16: not in the JSON line"
-    "$bench" --conv winograd --steps 1 --batch 2 --channels 8 --blocks 0 >"$tmp/wino.out" 2>"$tmp/wino.err" \
-        || fail "bench_vdm --conv winograd: $(tail -1 "$tmp/wino.err")"
-    [[ $(tail -1 "$tmp/wino.out") == *'"conv": "winograd"'* ]] || fail "bench_vdm --conv winograd: not in the JSON line"
 else
     echo "skip: no $bench to check (make builds it as \$(BUILD)/bench_vdm; set VDM_BENCH)"
 fi
@@ -76,7 +73,6 @@ expect_error train_mnist "not one of" --device tpu
 expect_error train_mnist "--precision tf32 needs --device cuda" --precision tf32 --data /nonexistent/vdm-data
 expect_error train_mnist "--precision bf16 is CPU only" --device cuda --precision bf16 --data /nonexistent/vdm-data
 expect_error train_mnist "not one of" --precision fp16
-expect_error train_mnist "--conv winograd runs in fp32" --conv winograd --precision bf16 --data /nonexistent/vdm-data
 device_check=$("$apps/train_mnist" --device cuda --data /nonexistent/vdm-data 2>&1 >/dev/null)
 if [[ $device_check == "error: cuda: "* ]]; then
     gpu=0

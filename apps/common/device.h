@@ -13,30 +13,18 @@
 
 namespace vdm {
 
-// Registers --device (default cpu) and, when given, --precision (default fp32) and
-// --conv (default im2col).
-inline void add_device_flags(Flags& flags, std::string* device, std::string* precision = nullptr,
-                             std::string* conv = nullptr) {
+// Registers --device (default cpu) and, when precision is given, --precision (default fp32).
+inline void add_device_flags(Flags& flags, std::string* device, std::string* precision = nullptr) {
     flags.add_choice("device", device, {"cpu", "cuda"}, "where the model runs");
     if (precision)
         flags.add_choice("precision", precision, {"fp32", "tf32", "bf16"},
                          "products in convolutions and attention: fp32; tf32 (CUDA tensor cores, ~1e-3 "
                          "relative error); bf16 (CPU convolutions: bf16 operands, float sums, ~4e-3)");
-    if (conv)
-        flags.add_choice("conv", conv, {"im2col", "winograd"},
-                         "CPU 3x3 convolutions: im2col + gemm, or Winograd F(2x2,3x3) (fp32 only)");
 }
 
 // The device a --device value (cpu or cuda) names, after checking that it can run
-// here, with the --precision value's products switched on (tf32 on CUDA, bf16 on the
-// CPU) and the --conv value's algorithm.
-inline Device select_device(const std::string& device, const std::string& precision = "fp32",
-                            const std::string& conv = "im2col") {
-    if (conv == "winograd") {
-        VDM_CHECK(device == "cpu", "--conv winograd needs --device cpu");
-        VDM_CHECK(precision == "fp32", "--conv winograd runs in fp32, not with --precision ", precision);
-        cpu_set_winograd(true);
-    }
+// here, with the --precision value's products switched on: tf32 on CUDA, bf16 on the CPU.
+inline Device select_device(const std::string& device, const std::string& precision = "fp32") {
     if (device == "cpu") {
         VDM_CHECK(precision != "tf32", "--precision tf32 needs --device cuda");
         if (precision == "bf16") {

@@ -8,7 +8,6 @@
 #include "tensor/cpu/basic.h"
 #include "tensor/cpu/conv2d.h"
 #include "tensor/cpu/conv2d_bf16.h"
-#include "tensor/cpu/winograd.h"
 #include "tensor/cpu/decoder.h"
 #include "tensor/cpu/elementwise.h"
 #include "tensor/cpu/gemm.h"
@@ -25,7 +24,6 @@ namespace vdm {
 namespace {
 
 bool bf16_products = false;  // cpu_set_bf16
-bool winograd = false;       // cpu_set_winograd
 
 class CpuBackend final : public Backend {
 public:
@@ -135,9 +133,6 @@ public:
                         Tensor& y) override {
         if (x.dtype() == DType::F32 && bf16_products)
             return cpu::conv2d_forward<float, cpu::Bf16Products>(x, weight, bias, y);
-        if (winograd && weight.dim(2) == 3)
-            VDM_DISPATCH_FLOAT(x.dtype(), "conv2d",
-                               return cpu::conv2d_forward<T, cpu::WinogradProducts<T>>(x, weight, bias, y));
         VDM_DISPATCH_FLOAT(x.dtype(), "conv2d", cpu::conv2d_forward<T>(x, weight, bias, y));
     }
 
@@ -145,10 +140,6 @@ public:
                          Tensor& dweight, Tensor& dbias) override {
         if (x.dtype() == DType::F32 && bf16_products)
             return cpu::conv2d_backward<float, cpu::Bf16Products>(x, weight, dy, dx, dweight, dbias);
-        if (winograd && weight.dim(2) == 3)
-            VDM_DISPATCH_FLOAT(x.dtype(), "conv2d_backward",
-                               return cpu::conv2d_backward<T, cpu::WinogradProducts<T>>(x, weight, dy, dx,
-                                                                                        dweight, dbias));
         VDM_DISPATCH_FLOAT(x.dtype(), "conv2d_backward",
                            cpu::conv2d_backward<T>(x, weight, dy, dx, dweight, dbias));
     }
@@ -246,7 +237,6 @@ Backend& cpu_backend() {
 }
 
 void cpu_set_bf16(bool on) { bf16_products = on; }
-void cpu_set_winograd(bool on) { winograd = on; }
 bool cpu_bf16_fast() { return cpu::bf16_vector_kernel(); }
 
 }  // namespace vdm
