@@ -82,7 +82,7 @@ void bench_gemm_bf16(int64_t M, int64_t N, int64_t K, float beta) {
     std::snprintf(name, sizeof name, "gemm_bf16 %lldx%lldx%lld beta=%g%s", (long long)M, (long long)N,
                   (long long)K, double(beta), cpu::bf16_vector_kernel() ? "" : " (portable)");
     report(name, flops, best_ms([&] {
-        cpu::gemm_bf16(M, N, P, Ap.data(), Bp.data(), beta, C.data<float>(), N);
+        cpu::gemm_bf16(M, N, P, Ap.data(), 1, M, Bp.data(), beta, C.data<float>(), N, 1);
     }, reps, 50));
     std::snprintf(name, sizeof name, "  pack_bf16_pairs of B (%lldx%lld)", (long long)K, (long long)N);
     report(name, 0.0, best_ms(pack, reps, 50));
