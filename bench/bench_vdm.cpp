@@ -117,7 +117,7 @@ int main(int argc, char** argv) {
     return run_app([&] {
         RunConfig cfg;
         int64_t steps = 5, threads = 0;
-        std::string attention = "on", device_flag = "cpu", tf32 = "off";
+        std::string attention = "on", device_flag = "cpu", precision = "fp32";
         bool profile = false;
         Flags flags("bench_vdm", "VDM training-step speed and the ScoreNet cost table");
         flags.add("batch", &cfg.train.batch, 1, 4096, "images per step");
@@ -127,10 +127,10 @@ int main(int argc, char** argv) {
         flags.add("steps", &steps, 1, 1000, "timed steps (after one warm-up step)");
         flags.add("threads", &threads, 0, 1024, "OpenMP threads (0: all cores)");
         flags.add_switch("profile", &profile, "then a per-op profile of --steps more training steps");
-        add_device_flags(flags, &device_flag, &tf32);
+        add_device_flags(flags, &device_flag, &precision);
         if (!flags.parse(argc, argv)) return 0;
         if (threads > 0) omp_set_num_threads(int(threads));
-        const Device device = select_device(device_flag, tf32);
+        const Device device = select_device(device_flag, precision);
         cfg.model.net.attention = attention == "on";
 
         // Synthetic 28x28 images: the step's cost does not depend on the pixel values.
@@ -145,7 +145,7 @@ int main(int argc, char** argv) {
 
         std::printf("ScoreNet: channels %lld, blocks %lld, attention %s, 1x28x28; on %s%s\n",
                     (long long)cfg.model.net.channels, (long long)cfg.model.net.blocks, attention.c_str(),
-                    device_description(device).c_str(), tf32 == "on" ? ", TF32" : "");
+                    device_description(device).c_str(), precision == "fp32" ? "" : (", " + precision).c_str());
         std::printf("| layer | parameters | MFLOP / image (forward) |\n|---|---:|---:|\n");
         for (const LayerCost& row : net.layer_costs())
             std::printf("| %s | %lld | %.1f |\n", row.name.c_str(), (long long)row.params, double(row.flops) / 1e6);
@@ -207,11 +207,11 @@ int main(int argc, char** argv) {
         std::string profile_json;  // in the JSON line only with --profile
         if (profile)
             profile_json = ", \"profile\": " + profile_steps(trainer, steps, device, 3.0 * flops * B, step_s);
-        std::printf("{\"device\": \"%s\", \"tf32\": \"%s\", \"batch\": %lld, \"channels\": %lld, \"blocks\": %lld, "
+        std::printf("{\"device\": \"%s\", \"precision\": \"%s\", \"batch\": %lld, \"channels\": %lld, \"blocks\": %lld, "
                     "\"attention\": \"%s\", \"ms_per_step\": %.2f, \"images_per_s\": %.1f, \"gflops\": %.2f, "
                     "\"forward_ms\": %.2f, \"peak_rss_mib\": %.1f, \"peak_device_mib\": %s, "
                     "\"mallocs_in_timed_steps\": %lld%s}\n",
-                    device_name(device), tf32.c_str(), (long long)cfg.train.batch,
+                    device_name(device), precision.c_str(), (long long)cfg.train.batch,
                     (long long)cfg.model.net.channels, (long long)cfg.model.net.blocks, attention.c_str(),
                     1e3 * step_s, B / step_s, gflops, 1e3 * fwd_s, peak_rss_mib, peak_mib.c_str(),
                     (long long)timed_mallocs, profile_json.c_str());

@@ -8,8 +8,10 @@
 // training step asks the system for no memory at all (HostMemoryStats counts it;
 // tests/test_host_allocator.cpp checks it).
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 namespace vdm {
 
@@ -24,5 +26,29 @@ struct HostMemoryStats {
     size_t in_use_bytes = 0, cached_bytes = 0, peak_bytes = 0;  // peak: in use + cached
 };
 HostMemoryStats host_memory_stats();
+
+// A kernel's scratch array of n T's (uninitialized, or filled with a value) from
+// host_allocate, given back when it goes out of scope: per-call buffers are cached like
+// tensor storage, so they take no memory from the system in steady state either.
+template <typename T> class HostBuffer {
+public:
+    explicit HostBuffer(size_t n = 0) : n_(n), data_(n ? static_cast<T*>(host_allocate(n * sizeof(T))) : nullptr) {}
+    HostBuffer(size_t n, T value) : HostBuffer(n) { std::fill(data_, data_ + n_, value); }
+    HostBuffer(HostBuffer&& other) noexcept
+        : n_(std::exchange(other.n_, 0)), data_(std::exchange(other.data_, nullptr)) {}
+    HostBuffer(const HostBuffer&) = delete;
+    HostBuffer& operator=(const HostBuffer&) = delete;
+    ~HostBuffer() { host_free(data_, n_ * sizeof(T)); }
+
+    T* data() { return data_; }
+    const T* data() const { return data_; }
+    size_t size() const { return n_; }
+    T& operator[](size_t i) { return data_[i]; }
+    const T& operator[](size_t i) const { return data_[i]; }
+
+private:
+    size_t n_;
+    T* data_;
+};
 
 }  // namespace vdm

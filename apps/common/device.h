@@ -1,4 +1,4 @@
-// The --device cpu|cuda and --tf32 on|off flags shared by the apps, the device's
+// The --device cpu|cuda and --precision fp32|tf32|bf16 flags shared by the apps, the device's
 // line in their banners, and the device-memory report at the end of a CUDA run.
 // The device is checked before any data is loaded, so `--device cuda` on a machine
 // without a usable GPU fails at once with one line, "error: cuda: <why>".
@@ -13,24 +13,32 @@
 
 namespace vdm {
 
-// Registers --device (and --tf32 when tf32 is given) with their defaults, cpu and off.
-inline void add_device_flags(Flags& flags, std::string* device, std::string* tf32 = nullptr) {
+// Registers --device (default cpu) and, when precision is given, --precision (default fp32).
+inline void add_device_flags(Flags& flags, std::string* device, std::string* precision = nullptr) {
     flags.add_choice("device", device, {"cpu", "cuda"}, "where the model runs");
-    if (tf32)
-        flags.add_choice("tf32", tf32, {"on", "off"},
-                         "CUDA matrix products in TF32 (tensor cores, ~1e-3 relative error)");
+    if (precision)
+        flags.add_choice("precision", precision, {"fp32", "tf32", "bf16"},
+                         "products in convolutions and attention: fp32; tf32 (CUDA tensor cores, ~1e-3 "
+                         "relative error); bf16 (CPU convolutions: bf16 operands, float sums, ~4e-3)");
 }
 
 // The device a --device value (cpu or cuda) names, after checking that it can run
-// here. tf32 is the --tf32 value: "on" lets cuBLAS use TF32 (CUDA only).
-inline Device select_device(const std::string& device, const std::string& tf32 = "off") {
+// here, with the --precision value's products switched on: tf32 on CUDA, bf16 on the CPU.
+inline Device select_device(const std::string& device, const std::string& precision = "fp32") {
     if (device == "cpu") {
-        VDM_CHECK(tf32 == "off", "--tf32 on needs --device cuda");
+        VDM_CHECK(precision != "tf32", "--precision tf32 needs --device cuda");
+        if (precision == "bf16") {
+            cpu_set_bf16(true);
+            if (!cpu_bf16_fast())
+                std::fprintf(stderr, "note: this CPU has no AVX-512 BF16; bf16 products run in a portable "
+                                     "loop (same results, slower)\n");
+        }
         return Device::CPU;
     }
+    VDM_CHECK(precision != "bf16", "--precision bf16 is CPU only (on CUDA: fp32 or tf32)");
     std::string why;
     VDM_CHECK(cuda_available(&why), "cuda: ", why);
-    if (tf32 == "on") cuda_set_tf32(true);
+    if (precision == "tf32") cuda_set_tf32(true);
     return Device::CUDA;
 }
 

@@ -24,10 +24,10 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <vector>
 
 #include "tensor/cpu/parallel.h"
 #include "tensor/cpu/simd_exp.h"
+#include "tensor/host_allocator.h"
 #include "tensor/tensor.h"
 
 namespace vdm::cpu {
@@ -98,7 +98,7 @@ void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, Tensor
     {
         // Per thread: the query tile (d x W); S, then exp(S - m), as keys x queries
         // (vectors along the queries); the output accumulator o (d x W).
-        std::vector<T> scratch(size_t(2 * d * W + W * W));
+        HostBuffer<T> scratch(size_t(2 * d * W + W * W));
         T *q_tile = scratch.data(), *o = q_tile + d * W, *p = o + d * W;
 #pragma omp for schedule(static)
         for (int64_t item = 0; item < BH * tiles; ++item) {
@@ -157,10 +157,10 @@ void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const
     const bool parallel = worth_threads(BH, d, N);
 
     // D (BH, N): D_i = sum_c dout[c][i] out[c][i], summed in double.
-    std::vector<T> D(size_t(BH * N));
+    HostBuffer<T> D(size_t(BH * N));
 #pragma omp parallel for if (parallel)
     for (int64_t b = 0; b < BH; ++b) {
-        std::vector<double> sum(size_t(N), 0.0);
+        HostBuffer<double> sum(size_t(N), 0.0);
         for (int64_t c = 0; c < d; ++c) {
             const T *g = pdout + (b * d + c) * N, *o = pout + (b * d + c) * N;
 #pragma omp simd
@@ -175,7 +175,7 @@ void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const
     const int64_t want = std::min(tiles, (kBackwardItems + BH - 1) / BH);
     const int64_t per_chunk = (tiles + want - 1) / want;
     const int64_t chunks = (tiles + per_chunk - 1) / per_chunk;
-    std::vector<T> partials(size_t(chunks > 1 ? BH * chunks * d * N : 0));
+    HostBuffer<T> partials(size_t(chunks > 1 ? BH * chunks * d * N : 0));
     T* dq_sum = chunks > 1 ? partials.data() : pdq;
     std::fill(dq_sum, dq_sum + BH * chunks * d * N, T(0));
 
@@ -183,7 +183,7 @@ void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const
     {
         // Per thread: the key tile's k and v (d x W); P, and dP turned into dS (queries x
         // keys, vectors along the keys); dS^T (keys x queries); dk and dv (d x W).
-        std::vector<T> scratch(size_t(4 * d * W + 3 * W * W));
+        HostBuffer<T> scratch(size_t(4 * d * W + 3 * W * W));
         T *k_tile = scratch.data(), *v_tile = k_tile + d * W, *dk_tile = v_tile + d * W;
         T *dv_tile = dk_tile + d * W, *p = dv_tile + d * W, *ds = p + W * W, *ds_t = ds + W * W;
 #pragma omp for schedule(static)

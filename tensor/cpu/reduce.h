@@ -3,9 +3,9 @@
 #pragma once
 #include <omp.h>
 
-#include <vector>
 
 #include "tensor/cpu/parallel.h"
+#include "tensor/host_allocator.h"
 #include "tensor/tensor.h"
 
 namespace vdm::cpu {
@@ -18,7 +18,7 @@ template <typename T> void sum_to_shape(const Tensor& x, Tensor& out) {
     T* po = out.data<T>();
     const int64_t n = x.numel(), n_out = out.numel();
     if (n_out == 1) {
-        std::vector<double> partial(size_t(omp_get_max_threads()), 0.0);
+        HostBuffer<double> partial(size_t(omp_get_max_threads()), 0.0);
 #pragma omp parallel if (n > kParallelGrain)
         {
             int threads = omp_get_num_threads(), t = omp_get_thread_num();
@@ -28,7 +28,7 @@ template <typename T> void sum_to_shape(const Tensor& x, Tensor& out) {
             partial[size_t(t)] = s;
         }
         double total = 0.0;
-        for (double s : partial) total += s;
+        for (size_t t = 0; t < partial.size(); ++t) total += partial[t];
         po[0] = T(total);
         return;
     }
