@@ -2,6 +2,8 @@
 #pragma once
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -22,6 +24,17 @@ inline Tensor randn(const Shape& shape, uint64_t seed, double scale = 1.0,
     double* p = t.data<double>();
     for (int64_t i = 0; i < t.numel(); ++i) p[i] *= scale;
     return t.to(dtype);
+}
+
+// The mean of a sample of values and its standard error.
+struct MeanAndError {
+    double mean = 0.0, stderr_ = 0.0;
+};
+inline MeanAndError mean_and_error(const std::vector<double>& v) {
+    double sum = 0.0, sum_sq = 0.0;
+    for (double x : v) sum += x, sum_sq += x * x;
+    const double n = double(v.size()), mean = sum / n;
+    return {mean, std::sqrt(std::max(0.0, sum_sq / n - mean * mean) / (n - 1.0))};
 }
 
 // Uniform(lo, hi) values, reproducible from the seed.

@@ -29,16 +29,6 @@ std::vector<uint8_t> repeated_image(int64_t which, int64_t copies) {
     return out;
 }
 
-struct MeanAndError {
-    double mean = 0.0, stderr_ = 0.0;
-};
-MeanAndError mean_and_error(const std::vector<double>& v) {
-    double sum = 0.0, sum_sq = 0.0;
-    for (double x : v) sum += x, sum_sq += x * x;
-    const double n = double(v.size()), mean = sum / n;
-    return {mean, std::sqrt(std::max(0.0, sum_sq / n - mean * mean) / (n - 1.0))};
-}
-
 }  // namespace
 
 TEST_CASE("the integrand at the bound's own time and eps equals its continuous diffusion term") {
@@ -130,7 +120,7 @@ TEST_CASE("the integrand's mean over a time grid estimates the bound's diffusion
         for (int64_t j = 0; j < n; ++j) integral[size_t(b)] += grid[size_t(b * n + j)] / double(n);
         difference[size_t(b)] = one_sample[size_t(b)] - integral[size_t(b)];
     }
-    const MeanAndError d = mean_and_error(difference), term = mean_and_error(integral);
+    const test::MeanAndError d = test::mean_and_error(difference), term = test::mean_and_error(integral);
     CAPTURE(d.mean);
     CAPTURE(d.stderr_);
     CAPTURE(term.mean);

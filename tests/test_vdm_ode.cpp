@@ -95,16 +95,6 @@ struct GaussianToy {
     }
 };
 
-struct MeanAndError {
-    double mean = 0.0, stderr_ = 0.0;
-};
-MeanAndError mean_and_error(const std::vector<double>& v) {
-    double sum = 0.0, sum_sq = 0.0;
-    for (double x : v) sum += x, sum_sq += x * x;
-    const double n = double(v.size()), mean = sum / n;
-    return {mean, std::sqrt(std::max(0.0, sum_sq / n - mean * mean) / (n - 1.0))};
-}
-
 }  // namespace
 
 TEST_CASE("Dormand-Prince is fifth order, and its error estimate shrinks as h^5") {
@@ -285,7 +275,7 @@ TEST_CASE("on a Gaussian toy the ODE sampler maps N(0, I) to q(z_0)") {
             if (b < 20) CHECK(x == doctest::Approx(expected).epsilon(1e-5));
         }
         // mean alpha_0 mu and variance v_0, within 4 standard errors
-        const MeanAndError mean = mean_and_error(column), variance = mean_and_error(squares);
+        const test::MeanAndError mean = test::mean_and_error(column), variance = test::mean_and_error(squares);
         CHECK(std::abs(mean.mean - m0) < 4.0 * mean.stderr_);
         CHECK(std::abs(variance.mean - v0) < 4.0 * variance.stderr_);
     }
@@ -311,7 +301,7 @@ TEST_CASE("Hutchinson's divergence over 1000 probes matches the exact one on an 
     const EpsAndDivergence hutchinson =
         eps_and_divergence(eps, Var(copies), Var(Tensor::full(Shape{probes}, gamma, DType::F64)),
                            rademacher_probes(copies.shape(), 1, rng, DType::F64, Device::CPU));
-    const MeanAndError estimate = mean_and_error(hutchinson.divergence.value().to_vector());
+    const test::MeanAndError estimate = test::mean_and_error(hutchinson.divergence.value().to_vector());
     CAPTURE(exact);
     CAPTURE(estimate.mean);
     CAPTURE(estimate.stderr_);

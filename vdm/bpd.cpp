@@ -21,6 +21,23 @@ double standard_error(double mean, double sum_sq, int64_t n) {
     return std::sqrt(variance / double(std::max<int64_t>(n - 1, 1)));
 }
 
+// fn(pixels, idx) for the images of indices in batches of at most `batch`, in order,
+// pixels (idx.size(), C, H, W) in host memory; progress(done, total) after each.
+void for_each_batch(const Dataset& data, const std::vector<int64_t>& indices, int64_t batch,
+                    const std::function<void(const uint8_t*, const std::vector<int64_t>&)>& fn,
+                    const std::function<void(int64_t, int64_t)>& progress) {
+    const int64_t total = int64_t(indices.size());
+    std::vector<uint8_t> pixels;
+    for (int64_t first = 0; first < total; first += batch) {
+        const int64_t count = std::min(batch, total - first);
+        std::vector<int64_t> idx(indices.begin() + first, indices.begin() + first + count);
+        pixels.resize(size_t(count * data.image_size()));
+        gather_images(data, idx, pixels.data());
+        fn(pixels.data(), idx);
+        if (progress) progress(first + count, total);
+    }
+}
+
 }  // namespace
 
 double nats_to_bpd(double nats, int64_t dims) { return nats / (double(dims) * std::log(2.0)); }
@@ -33,13 +50,9 @@ BpdEstimate evaluate_bpd(const Vdm& model, const Dataset& data, const std::vecto
     Rng rng(seed);
     const int64_t D = model.image_size(), total = int64_t(indices.size());
     double sum[3] = {0, 0, 0}, sum_sq_total = 0.0;
-    std::vector<uint8_t> pixels;
-    for (int64_t first = 0; first < total; first += batch) {
-        const int64_t count = std::min(batch, total - first);
-        std::vector<int64_t> idx(indices.begin() + first, indices.begin() + first + count);
-        pixels.resize(size_t(count * D));
-        gather_images(data, idx, pixels.data());
-        BoundTerms terms = model.bound(pixels.data(), model.draw_noise(count, rng));
+    for_each_batch(data, indices, batch, [&](const uint8_t* pixels, const std::vector<int64_t>& idx) {
+        const int64_t count = int64_t(idx.size());
+        BoundTerms terms = model.bound(pixels, model.draw_noise(count, rng));
         // (3 count): prior, recon, diffusion per image; one download per batch
         const std::vector<double> parts =
             concat({terms.prior, terms.recon, terms.diffusion}, 0).value().to_vector();
@@ -54,8 +67,7 @@ BpdEstimate evaluate_bpd(const Vdm& model, const Dataset& data, const std::vecto
                       idx[size_t(b)], " is ", image_total);
             sum_sq_total += image_total * image_total;
         }
-        if (progress) progress(first + count, total);
-    }
+    }, progress);
     BpdEstimate e;
     e.n = total;
     e.prior = sum[0] / double(total);
@@ -73,16 +85,12 @@ OdeBpdEstimate evaluate_ode_bpd(const Vdm& model, const Dataset& data,
     check_images("evaluate_ode_bpd", model, data, indices);
     VDM_CHECK(batch >= 1, "evaluate_ode_bpd: batch = ", batch, " must be positive");
     Rng rng(seed);
-    const int64_t D = model.image_size(), total = int64_t(indices.size());
+    const int64_t total = int64_t(indices.size());
     double sum = 0.0, sum_sq = 0.0, evaluations = 0.0;
     int64_t batches = 0;
-    std::vector<uint8_t> pixels;
-    for (int64_t first = 0; first < total; first += batch) {
-        const int64_t count = std::min(batch, total - first);
-        std::vector<int64_t> idx(indices.begin() + first, indices.begin() + first + count);
-        pixels.resize(size_t(count * D));
-        gather_images(data, idx, pixels.data());
-        const OdeBpd result = ode_bpd(model, pixels.data(), count, rng, options);
+    for_each_batch(data, indices, batch, [&](const uint8_t* pixels, const std::vector<int64_t>& idx) {
+        const int64_t count = int64_t(idx.size());
+        const OdeBpd result = ode_bpd(model, pixels, count, rng, options);
         for (int64_t b = 0; b < count; ++b) {
             const double bpd = result.bpd[size_t(b)];
             VDM_CHECK(std::isfinite(bpd), "evaluate_ode_bpd: the bound of image ", idx[size_t(b)],
@@ -92,8 +100,7 @@ OdeBpdEstimate evaluate_ode_bpd(const Vdm& model, const Dataset& data,
         }
         evaluations += double(result.evaluations);
         ++batches;
-        if (progress) progress(first + count, total);
-    }
+    }, progress);
     OdeBpdEstimate e;
     e.n = total;
     e.bpd = sum / double(total);
