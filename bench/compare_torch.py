@@ -9,7 +9,7 @@ count. Rounds alternate: bench_vdm (ours), then PyTorch, so machine drift hits
 both alike. Prints ms per step for each round and the ratio of the medians.
 
     /usr/bin/python3 bench/compare_torch.py [--bench build/release-cuda/bench_vdm]
-        [--batch 64] [--threads 2] [--steps 5] [--rounds 3] [--attention on|off] [--precision fp32|bf16]
+        [--batch 64] [--threads 2] [--steps 5] [--rounds 3] [--attention on|off]
 
 Needs Debian's python3-torch (apt-get install python3-torch); without it, says so
 and exits 0. Nothing in the build depends on this script.
@@ -154,7 +154,7 @@ def torch_step_ms(args):
 def our_step_ms(args):
     cmd = [args.bench, "--batch", str(args.batch), "--threads", str(args.threads),
            "--steps", str(args.steps), "--channels", str(args.channels),
-           "--blocks", str(args.blocks), "--attention", args.attention, "--precision", args.precision]
+           "--blocks", str(args.blocks), "--attention", args.attention]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])["ms_per_step"]
 
@@ -169,8 +169,6 @@ def main():
     p.add_argument("--channels", type=int, default=32)
     p.add_argument("--blocks", type=int, default=2)
     p.add_argument("--attention", choices=["on", "off"], default="on")
-    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
-                   help="our products (PyTorch runs fp32 either way)")
     args = p.parse_args()
     if args.bench is None:
         built = sorted(glob.glob("build/release*/bench_vdm"), key=os.path.getmtime)
@@ -179,8 +177,7 @@ def main():
         args.bench = built[-1]
     torch.set_num_threads(args.threads)
     print(f"{args.bench}: batch {args.batch}, {args.threads} threads, channels {args.channels}, blocks {args.blocks}, "
-          f"attention {args.attention}, ours in {args.precision}; PyTorch {torch.__version__} in fp32; "
-          f"{args.steps} timed steps per round")
+          f"attention {args.attention}; PyTorch {torch.__version__}; {args.steps} timed steps per round")
     ours, theirs = [], []
     for r in range(args.rounds):
         ours.append(our_step_ms(args))
