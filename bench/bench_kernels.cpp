@@ -9,11 +9,9 @@
 #include <cstdio>
 #include <functional>
 #include <string>
-#include <vector>
 
 #include "apps/common/flags.h"
 #include "autodiff/ops.h"
-#include "tensor/cpu/bf16.h"
 #include "tensor/cpu/gemm.h"
 
 using namespace vdm;
@@ -67,27 +65,6 @@ void bench_gemm(int64_t M, int64_t N, int64_t K, bool ta, bool tb, float beta, b
     report(name, flops, naive ? time_ms(run, 1) : best_ms(run, reps, 50));
 }
 
-// The same product in bf16 (tensor/cpu/bf16.h), operands packed beforehand; then the
-// packing of B alone (the per-call cost a convolution adds).
-void bench_gemm_bf16(int64_t M, int64_t N, int64_t K, float beta) {
-    const int64_t P = (K + 1) / 2;
-    Tensor A = random(Shape{K, M}, 1), B = random(Shape{K, N}, 2), C = Tensor::zeros(Shape{M, N});
-    std::vector<uint32_t> Ap(size_t(P * M)), Bp(size_t(P * N));
-    cpu::pack_bf16_pairs(A.data<float>(), M, 1, K, M, Ap.data());
-    auto pack = [&] { cpu::pack_bf16_pairs(B.data<float>(), N, 1, K, N, Bp.data()); };
-    pack();
-    const double flops = 2.0 * double(M) * double(N) * double(K);
-    const int reps = int(std::clamp(5e7 / flops, 1.0, 1e5));
-    char name[96];
-    std::snprintf(name, sizeof name, "gemm_bf16 %lldx%lldx%lld beta=%g%s", (long long)M, (long long)N,
-                  (long long)K, double(beta), cpu::bf16_vector_kernel() ? "" : " (portable)");
-    report(name, flops, best_ms([&] {
-        cpu::gemm_bf16(M, N, P, Ap.data(), 1, M, Bp.data(), beta, C.data<float>(), N, 1);
-    }, reps, 50));
-    std::snprintf(name, sizeof name, "  pack_bf16_pairs of B (%lldx%lld)", (long long)K, (long long)N);
-    report(name, 0.0, best_ms(pack, reps, 50));
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -120,10 +97,6 @@ int main(int argc, char** argv) {
         bench_gemm(32, 784, 288, false, false, 1.0f, false);
         bench_gemm(32, 288, 784, false, true, 1.0f, false);
         bench_gemm(288, 784, 32, true, false, 0.0f, false);
-        bench_gemm_bf16(64, 784, 576, 0.0f);
-        bench_gemm_bf16(32, 784, 288, 1.0f);
-        bench_gemm_bf16(32, 288, 784, 1.0f);
-        bench_gemm_bf16(288, 784, 32, 0.0f);
 
         const int64_t C = 64, H = 28, W = 28;
         Var x(random(Shape{batch, C, H, W}, 3), true), w(random(Shape{C, C, 3, 3}, 4), true),

@@ -169,11 +169,6 @@ DeviceMemoryStats cuda_memory_stats();
 std::string cuda_device_name();
 // Matrix products in TF32 (tensor cores, ~1e-3 relative error) instead of full f32.
 void cuda_set_tf32(bool on);
-// CPU float convolutions with bf16 operands and float sums (tensor/cpu/bf16.h: ~4e-3
-// relative error per operand) instead of full f32. Fast with AVX-512 BF16; elsewhere a
-// portable loop gives the same results, slower (cpu_bf16_fast says which).
-void cpu_set_bf16(bool on);
-bool cpu_bf16_fast();
 // Waits for all queued GPU work (for timing); a no-op without CUDA.
 void cuda_synchronize();
 

@@ -1,4 +1,4 @@
-// The --device cpu|cuda and --precision fp32|tf32|bf16 flags shared by the apps, the device's
+// The --device cpu|cuda and --precision fp32|tf32 flags shared by the apps, the device's
 // line in their banners, and the device-memory report at the end of a CUDA run.
 // The device is checked before any data is loaded, so `--device cuda` on a machine
 // without a usable GPU fails at once with one line, "error: cuda: <why>".
@@ -17,25 +17,17 @@ namespace vdm {
 inline void add_device_flags(Flags& flags, std::string* device, std::string* precision = nullptr) {
     flags.add_choice("device", device, {"cpu", "cuda"}, "where the model runs");
     if (precision)
-        flags.add_choice("precision", precision, {"fp32", "tf32", "bf16"},
-                         "products in convolutions and attention: fp32; tf32 (CUDA tensor cores, ~1e-3 "
-                         "relative error); bf16 (CPU convolutions: bf16 operands, float sums, ~4e-3)");
+        flags.add_choice("precision", precision, {"fp32", "tf32"},
+                         "matrix products: fp32, or tf32 (CUDA tensor cores, ~1e-3 relative error)");
 }
 
 // The device a --device value (cpu or cuda) names, after checking that it can run
-// here, with the --precision value's products switched on: tf32 on CUDA, bf16 on the CPU.
+// here, with the --precision value's products switched on (tf32: CUDA only).
 inline Device select_device(const std::string& device, const std::string& precision = "fp32") {
     if (device == "cpu") {
         VDM_CHECK(precision != "tf32", "--precision tf32 needs --device cuda");
-        if (precision == "bf16") {
-            cpu_set_bf16(true);
-            if (!cpu_bf16_fast())
-                std::fprintf(stderr, "note: this CPU has no AVX-512 BF16; bf16 products run in a portable "
-                                     "loop (same results, slower)\n");
-        }
         return Device::CPU;
     }
-    VDM_CHECK(precision != "bf16", "--precision bf16 is CPU only (on CUDA: fp32 or tf32)");
     std::string why;
     VDM_CHECK(cuda_available(&why), "cuda: ", why);
     if (precision == "tf32") cuda_set_tf32(true);

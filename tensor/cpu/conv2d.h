@@ -90,9 +90,9 @@ template <typename T> const T* columns(const ConvDims& d, const T* x, HostBuffer
 
 // The three products of one image, by im2col and gemm in T. Scratch holds one
 // thread's im2col matrix and its gradient.
-template <typename T> class GemmProducts {
+template <typename T> class ImageProducts {
 public:
-    GemmProducts(const ConvDims& d, const T* weight) : d_(d), weight_(weight) {}
+    ImageProducts(const ConvDims& d, const T* weight) : d_(d), weight_(weight) {}
     struct Scratch {
         HostBuffer<T> col, dcol;
         explicit Scratch(const ConvDims& d)
@@ -125,18 +125,16 @@ private:
 // otherwise the images run in turn and each gemm uses all threads.
 inline bool split_images(int64_t batch) { return batch >= omp_get_max_threads(); }
 
-// conv2d with the per-image products of Products (GemmProducts<T>, or Bf16Products in
-// tensor/cpu/conv2d_bf16.h): built once per call from (dims, weight), one Scratch per thread.
-template <typename T, typename Products = GemmProducts<T>>
+template <typename T>
 void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y) {
     ConvDims d(x, weight);
-    const Products products(d, weight.data<T>());
+    const ImageProducts<T> products(d, weight.data<T>());
     const T* px = x.data<T>();
     const T* pb = bias.defined() ? bias.data<T>() : nullptr;
     T* py = y.data<T>();
 #pragma omp parallel if (split_images(d.B))
     {
-        typename Products::Scratch scratch(d);
+        typename ImageProducts<T>::Scratch scratch(d);
 #pragma omp for schedule(static)
         for (int64_t b = 0; b < d.B; ++b) {
             T* yb = py + b * d.Cout * d.HW();
@@ -148,11 +146,11 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, T
     }
 }
 
-template <typename T, typename Products = GemmProducts<T>>
+template <typename T>
 void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, Tensor& dx,
                      Tensor& dweight, Tensor& dbias) {
     ConvDims d(x, weight);
-    const Products products(d, weight.data<T>());
+    const ImageProducts<T> products(d, weight.data<T>());
     const T* px = x.data<T>();
     const T* pdy = dy.data<T>();
     if (dbias.defined()) {
@@ -176,7 +174,7 @@ void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, Te
         const int t = omp_get_thread_num();
 #pragma omp single nowait
         threads = omp_get_num_threads();
-        typename Products::Scratch scratch(d);
+        typename ImageProducts<T>::Scratch scratch(d);
 #pragma omp for schedule(static)
         for (int64_t b = 0; b < d.B; ++b) {
             const T* dyb = pdy + b * d.Cout * d.HW();

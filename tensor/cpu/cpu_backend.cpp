@@ -7,7 +7,6 @@
 #include "tensor/cpu/attention.h"
 #include "tensor/cpu/basic.h"
 #include "tensor/cpu/conv2d.h"
-#include "tensor/cpu/conv2d_bf16.h"
 #include "tensor/cpu/decoder.h"
 #include "tensor/cpu/elementwise.h"
 #include "tensor/cpu/gemm.h"
@@ -22,8 +21,6 @@
 
 namespace vdm {
 namespace {
-
-bool bf16_products = false;  // cpu_set_bf16
 
 class CpuBackend final : public Backend {
 public:
@@ -131,15 +128,11 @@ public:
 
     void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
                         Tensor& y) override {
-        if (x.dtype() == DType::F32 && bf16_products)
-            return cpu::conv2d_forward<float, cpu::Bf16Products>(x, weight, bias, y);
         VDM_DISPATCH_FLOAT(x.dtype(), "conv2d", cpu::conv2d_forward<T>(x, weight, bias, y));
     }
 
     void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, Tensor& dx,
                          Tensor& dweight, Tensor& dbias) override {
-        if (x.dtype() == DType::F32 && bf16_products)
-            return cpu::conv2d_backward<float, cpu::Bf16Products>(x, weight, dy, dx, dweight, dbias);
         VDM_DISPATCH_FLOAT(x.dtype(), "conv2d_backward",
                            cpu::conv2d_backward<T>(x, weight, dy, dx, dweight, dbias));
     }
@@ -235,8 +228,5 @@ Backend& cpu_backend() {
     static CpuBackend backend;
     return backend;
 }
-
-void cpu_set_bf16(bool on) { bf16_products = on; }
-bool cpu_bf16_fast() { return cpu::bf16_vector_kernel(); }
 
 }  // namespace vdm
