@@ -36,8 +36,8 @@ double accuracy(const ClassifierOutputs& out, const std::vector<uint8_t>& labels
 int main(int argc, char** argv) {
     return run_app([&] {
         ClassifierConfig config;
-        std::string data_dir, dataset = "mnist", out, device_flag = "cpu";
-        int64_t steps = 3000, batch = 128, seed = 0, threads = 0;
+        std::string data_dir, dataset = "mnist", out;
+        int64_t steps = 3000, batch = 128, seed = 0;
         double lr = 2e-3;
         Flags flags("train_classifier", "train the classifier that vdm_score judges samples with");
         flags.group("data");
@@ -53,12 +53,9 @@ int main(int argc, char** argv) {
         flags.add("seed", &seed, 0, INT64_MAX, "random seed (initialization, batch order)");
         flags.group("output");
         flags.add("out", &out, "classifier file to write (default runs/classifier-<dataset>.safetensors)");
-        flags.group("device");
-        flags.add("threads", &threads, 0, 1024, "OpenMP threads (0: all cores)");
-        add_device_flags(flags, &device_flag);
+        DeviceFlags device_flags(flags);
         if (!flags.parse(argc, argv)) return 0;
-        if (threads > 0) omp_set_num_threads(int(threads));
-        const Device device = select_device(device_flag);
+        const Device device = device_flags.select();
         if (dataset == "fashion") dataset = "fashion-mnist";
         if (out.empty()) out = "runs/classifier-" + dataset + ".safetensors";
 

@@ -64,8 +64,7 @@ int main(int argc, char** argv) {
         TrainConfig& tc = cfg.train;
         VdmConfig& mc = cfg.model;
         std::string data_dir, out_dir, resume, attention = "on", fourier = "on";
-        std::string device_flag = "cpu", precision = "fp32";
-        int64_t steps = 2000, threads = 0, eval_every = 500, log_every = 50, val_n = 2000;
+        int64_t steps = 2000, eval_every = 500, log_every = 50, val_n = 2000;
         int64_t sample_n = 64, sample_steps = 200;
         Flags flags("train_mnist", "train a Variational Diffusion Model and report bits per dimension");
         flags.group("data");
@@ -103,12 +102,9 @@ int main(int argc, char** argv) {
         flags.add("log-every", &log_every, 1, 100000000, "steps per metrics.jsonl line");
         flags.add("sample-n", &sample_n, 0, 1024, "samples in the final grid (0: none)");
         flags.add("sample-steps", &sample_steps, 1, 100000, "ancestral steps for the final grid");
-        flags.group("device");
-        flags.add("threads", &threads, 0, 1024, "OpenMP threads (0: all cores)");
-        add_device_flags(flags, &device_flag, &precision);
+        DeviceFlags device_flags(flags, true);
         if (!flags.parse(argc, argv)) return 0;
-        if (threads > 0) omp_set_num_threads(int(threads));
-        const Device device = select_device(device_flag, precision);  // before any data is read
+        const Device device = device_flags.select();  // before any data is read
         mc.net.attention = attention == "on";
         mc.net.fourier = fourier == "on";
         mc.net.gamma_min = mc.gamma_min;
@@ -180,7 +176,7 @@ int main(int argc, char** argv) {
                      cfg.model.loss == "discrete" ? (" T=" + std::to_string(cfg.model.T)).c_str() : "",
                      cfg.model.objective.c_str(),
                      (long long)trainer.steps_done + 1, (long long)steps, (long long)cfg.train.batch,
-                     cfg.train.lr, device_description(device).c_str(), precision.c_str(), out_dir.c_str());
+                     cfg.train.lr, device_description(device).c_str(), device_flags.precision.c_str(), out_dir.c_str());
 
         auto evaluate = [&] {
             trainer.ema->swap(trainer.params);  // evaluate the EMA weights

@@ -34,9 +34,9 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 int main(int argc, char** argv) {
     return run_app([&] {
-        std::string ckpt, data_dir, split = "test", device_flag = "cpu", method = "vlb",
+        std::string ckpt, data_dir, split = "test", method = "vlb",
                                     divergence = "hutchinson";
-        int64_t n = 0, seed = 0, batch = 100, threads = 0, index = -1;
+        int64_t n = 0, seed = 0, batch = 100, index = -1;
         int64_t ode_images = 256, probes = 1, max_evals = OdeOptions().max_evaluations;
         double rtol = OdeOptions().rtol, atol = OdeOptions().atol;
         Flags flags("vdm_eval", "bits per dimension of a trained VDM: the variational bound "
@@ -65,16 +65,13 @@ int main(int argc, char** argv) {
         flags.add_choice("divergence", &divergence, {"hutchinson", "exact"},
                          "div eps_hat by Hutchinson's estimator, or exactly with D "
                          "vector-Jacobian products per evaluation (tiny images only)");
-        flags.group("device");
-        flags.add("threads", &threads, 0, 1024, "OpenMP threads (0: all cores)");
-        add_device_flags(flags, &device_flag);
+        DeviceFlags device_flags(flags);
         if (!flags.parse(argc, argv)) return 0;
         VDM_CHECK(!ckpt.empty(), "--ckpt is required (see --help)");
         const bool vlb = method != "ode", ode = method != "vlb";
         for (const char* ode_flag : {"ode-images", "rtol", "atol", "max-evals", "probes", "divergence"})
             VDM_CHECK(ode || !flags.given(ode_flag), "--", ode_flag, " needs --method ode or both");
-        if (threads > 0) omp_set_num_threads(int(threads));
-        const Device device = select_device(device_flag);
+        const Device device = device_flags.select();
         ckpt = resolve_checkpoint(ckpt);
 
         TrainedModel trained = load_ema_model(ckpt, device);

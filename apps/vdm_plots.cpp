@@ -59,8 +59,8 @@ ScheduleCurve schedule_curve(const TrainedModel& trained, const std::string& lab
 
 int main(int argc, char** argv) {
     return run_app([&] {
-        std::string ckpt, ckpt2, data_dir, out = "figures", device_flag = "cpu";
-        int64_t n = 200, grid = 100, seed = 0, threads = 0;
+        std::string ckpt, ckpt2, data_dir, out = "figures";
+        int64_t n = 200, grid = 100, seed = 0;
         Flags flags("vdm_plots", "the figures of docs/vdm.md: noise schedules and where the bits come from");
         flags.group("input");
         flags.add("ckpt", &ckpt, "checkpoint file, or a run folder, written by train_mnist (required): schedule and bits plots");
@@ -72,14 +72,11 @@ int main(int argc, char** argv) {
         flags.add("seed", &seed, 0, INT64_MAX, "seed of the noise eps (one eps per image, used at every t)");
         flags.group("output");
         flags.add("out", &out, "folder for the SVG files (created if missing)");
-        flags.group("device");
-        flags.add("threads", &threads, 0, 1024, "OpenMP threads (0: all cores)");
-        add_device_flags(flags, &device_flag);
+        DeviceFlags device_flags(flags);
         if (!flags.parse(argc, argv)) return 0;
         VDM_CHECK(!ckpt.empty(), "--ckpt is required (see --help)");
         VDM_CHECK(!out.empty(), "--out is empty");
-        if (threads > 0) omp_set_num_threads(int(threads));
-        const Device device = select_device(device_flag);
+        const Device device = device_flags.select();
         ckpt = resolve_checkpoint(ckpt);
         ckpt2 = resolve_checkpoint(ckpt2);
 

@@ -17,8 +17,8 @@ using namespace vdm;
 
 int main(int argc, char** argv) {
     return run_app([&] {
-        std::string ckpt, out, save_idx, device_flag = "cpu";
-        int64_t n = 64, seed = 0, threads = 0;
+        std::string ckpt, out, save_idx;
+        int64_t n = 64, seed = 0;
         SamplerOptions opt;
         Flags flags("vdm_sample", "draw samples from a trained VDM into a PNG grid");
         flags.group("input");
@@ -38,9 +38,7 @@ int main(int argc, char** argv) {
         flags.group("output");
         flags.add("out", &out, "PNG file to write (required)");
         flags.add("save-idx", &save_idx, "also write the samples as a raw IDX file (n, H, W)");
-        flags.group("device");
-        flags.add("threads", &threads, 0, 1024, "OpenMP threads (0: all cores)");
-        add_device_flags(flags, &device_flag);
+        DeviceFlags device_flags(flags);
         if (!flags.parse(argc, argv)) return 0;
         VDM_CHECK(!ckpt.empty(), "--ckpt is required (see --help)");
         VDM_CHECK(!out.empty(), "--out is required (see --help)");
@@ -51,8 +49,7 @@ int main(int argc, char** argv) {
         for (const char* flag : {"rtol", "atol"})
             VDM_CHECK(!flags.given(flag) || opt.sampler == "ode", "--", flag, " applies to --sampler ode only");
         VDM_CHECK(!flags.given("steps") || opt.sampler != "ode", "--steps does not apply to --sampler ode (adaptive: --rtol, --atol)");
-        if (threads > 0) omp_set_num_threads(int(threads));
-        const Device device = select_device(device_flag);
+        const Device device = device_flags.select();
         ckpt = resolve_checkpoint(ckpt);
 
         TrainedModel trained = load_ema_model(ckpt, device);

@@ -43,8 +43,7 @@ Judged judge(const Classifier& model, const uint8_t* pixels, int64_t n) {
 int main(int argc, char** argv) {
     return run_app([&] {
         std::string classifier_path, samples_path, dataset, data_dir, reference = "first";
-        std::string device_flag = "cpu";
-        int64_t n = 0, seed = 0, bootstrap = 100, threads = 0;
+        int64_t n = 0, seed = 0, bootstrap = 100;
         Flags flags("vdm_score", "classifier Frechet distance and confident share of samples");
         flags.group("input");
         flags.add("classifier", &classifier_path, "classifier file written by train_classifier (required)");
@@ -57,14 +56,11 @@ int main(int argc, char** argv) {
                          "which N test images: the first N, or N drawn without replacement by --seed");
         flags.add("seed", &seed, 0, INT64_MAX / 4, "seed of the bootstrap (and of --reference random)");
         flags.add("bootstrap", &bootstrap, 2, 100000, "bootstrap resamples for the standard errors");
-        flags.group("device");
-        flags.add("threads", &threads, 0, 1024, "OpenMP threads (0: all cores)");
-        add_device_flags(flags, &device_flag);
+        DeviceFlags device_flags(flags);
         if (!flags.parse(argc, argv)) return 0;
         VDM_CHECK(!classifier_path.empty(), "--classifier is required (see --help)");
         VDM_CHECK(!samples_path.empty(), "--samples is required (see --help)");
-        if (threads > 0) omp_set_num_threads(int(threads));
-        const Device device = select_device(device_flag);
+        const Device device = device_flags.select();
         auto start = std::chrono::steady_clock::now();
 
         LoadedClassifier loaded = load_classifier(classifier_path, device);

@@ -76,9 +76,9 @@ std::vector<uint8_t> enlarge(const std::vector<uint8_t>& image, int64_t& width, 
 
 int main(int argc, char** argv) {
     return run_app([&] {
-        std::string ckpt, data_dir, split = "test", device_flag = "cpu", out = "tour.png";
+        std::string ckpt, data_dir, split = "test", out = "tour.png";
         std::string times_flag = "0.05,0.2,0.4,0.6,0.8,0.95";
-        int64_t index = 0, seed = 0, grid = 100, scale = 1, threads = 0;
+        int64_t index = 0, seed = 0, grid = 100, scale = 1;
         Flags flags("vdm_tour", "one image through a trained VDM: its bound, the diffusion "
                                 "integrand at chosen times, and a PNG strip of x, z_t and x_hat");
         flags.group("input");
@@ -93,15 +93,12 @@ int main(int argc, char** argv) {
         flags.group("output");
         flags.add("out", &out, "the PNG strip to write");
         flags.add("scale", &scale, 1, 16, "enlarge the strip by this factor (nearest neighbour)");
-        flags.group("device");
-        flags.add("threads", &threads, 0, 1024, "OpenMP threads (0: all cores)");
-        add_device_flags(flags, &device_flag);
+        DeviceFlags device_flags(flags);
         if (!flags.parse(argc, argv)) return 0;
         VDM_CHECK(!ckpt.empty(), "--ckpt is required (see --help)");
         VDM_CHECK(!out.empty(), "--out: empty path");
         const std::vector<double> times = parse_times(times_flag);
-        if (threads > 0) omp_set_num_threads(int(threads));
-        const Device device = select_device(device_flag);
+        const Device device = device_flags.select();
         ckpt = resolve_checkpoint(ckpt);
 
         TrainedModel trained = load_ema_model(ckpt, device);

@@ -116,8 +116,8 @@ std::string profile_steps(Trainer& trainer, int64_t steps, Device device, double
 int main(int argc, char** argv) {
     return run_app([&] {
         RunConfig cfg;
-        int64_t steps = 5, threads = 0;
-        std::string attention = "on", device_flag = "cpu", precision = "fp32";
+        int64_t steps = 5;
+        std::string attention = "on";
         bool profile = false;
         Flags flags("bench_vdm", "VDM training-step speed and the ScoreNet cost table");
         flags.add("batch", &cfg.train.batch, 1, 4096, "images per step");
@@ -125,12 +125,10 @@ int main(int argc, char** argv) {
         flags.add("blocks", &cfg.model.net.blocks, 0, 64, "ResNet blocks in the down stack");
         flags.add_choice("attention", &attention, {"on", "off"}, "middle self-attention");
         flags.add("steps", &steps, 1, 1000, "timed steps (after one warm-up step)");
-        flags.add("threads", &threads, 0, 1024, "OpenMP threads (0: all cores)");
         flags.add_switch("profile", &profile, "then a per-op profile of --steps more training steps");
-        add_device_flags(flags, &device_flag, &precision);
+        DeviceFlags device_flags(flags, true);
         if (!flags.parse(argc, argv)) return 0;
-        if (threads > 0) omp_set_num_threads(int(threads));
-        const Device device = select_device(device_flag, precision);
+        const Device device = device_flags.select();
         cfg.model.net.attention = attention == "on";
 
         // Synthetic 28x28 images: the step's cost does not depend on the pixel values.
@@ -145,7 +143,7 @@ int main(int argc, char** argv) {
 
         std::printf("ScoreNet: channels %lld, blocks %lld, attention %s, 1x28x28; on %s%s\n",
                     (long long)cfg.model.net.channels, (long long)cfg.model.net.blocks, attention.c_str(),
-                    device_description(device).c_str(), precision == "fp32" ? "" : (", " + precision).c_str());
+                    device_description(device).c_str(), device_flags.precision == "fp32" ? "" : (", " + device_flags.precision).c_str());
         std::printf("| layer | parameters | MFLOP / image (forward) |\n|---|---:|---:|\n");
         for (const LayerCost& row : net.layer_costs())
             std::printf("| %s | %lld | %.1f |\n", row.name.c_str(), (long long)row.params, double(row.flops) / 1e6);
@@ -211,7 +209,7 @@ int main(int argc, char** argv) {
                     "\"attention\": \"%s\", \"ms_per_step\": %.2f, \"images_per_s\": %.1f, \"gflops\": %.2f, "
                     "\"forward_ms\": %.2f, \"peak_rss_mib\": %.1f, \"peak_device_mib\": %s, "
                     "\"mallocs_in_timed_steps\": %lld%s}\n",
-                    device_name(device), precision.c_str(), (long long)cfg.train.batch,
+                    device_name(device), device_flags.precision.c_str(), (long long)cfg.train.batch,
                     (long long)cfg.model.net.channels, (long long)cfg.model.net.blocks, attention.c_str(),
                     1e3 * step_s, B / step_s, gflops, 1e3 * fwd_s, peak_rss_mib, peak_mib.c_str(),
                     (long long)timed_mallocs, profile_json.c_str());

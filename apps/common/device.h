@@ -13,26 +13,39 @@
 
 namespace vdm {
 
-// Registers --device (default cpu) and, when precision is given, --precision (default fp32).
-inline void add_device_flags(Flags& flags, std::string* device, std::string* precision = nullptr) {
-    flags.add_choice("device", device, {"cpu", "cuda"}, "where the model runs");
-    if (precision)
-        flags.add_choice("precision", precision, {"fp32", "tf32"},
-                         "matrix products: fp32, or tf32 (CUDA tensor cores, ~1e-3 relative error)");
-}
-
-// The device a --device value (cpu or cuda) names, after checking that it can run
-// here, with the --precision value's products switched on (tf32: CUDA only).
-inline Device select_device(const std::string& device, const std::string& precision = "fp32") {
-    if (device == "cpu") {
-        VDM_CHECK(precision != "tf32", "--precision tf32 needs --device cuda");
-        return Device::CPU;
+// The "device" group of flags every app has: --threads, --device and, where the app
+// asks for it, --precision. Registered on construction (the object must outlive the
+// parse); select() then sets the OpenMP threads and returns the checked device.
+class DeviceFlags {
+public:
+    explicit DeviceFlags(Flags& flags, bool with_precision = false) {
+        flags.group("device");
+        flags.add("threads", &threads, 0, 1024, "OpenMP threads (0: all cores)");
+        flags.add_choice("device", &device, {"cpu", "cuda"}, "where the model runs");
+        if (with_precision)
+            flags.add_choice("precision", &precision, {"fp32", "tf32"},
+                             "matrix products: fp32, or tf32 (CUDA tensor cores, ~1e-3 relative error)");
     }
-    std::string why;
-    VDM_CHECK(cuda_available(&why), "cuda: ", why);
-    if (precision == "tf32") cuda_set_tf32(true);
-    return Device::CUDA;
-}
+    DeviceFlags(const DeviceFlags&) = delete;
+    DeviceFlags& operator=(const DeviceFlags&) = delete;
+
+    // The device --device names, after checking that it can run here, with --precision's
+    // products switched on (tf32: CUDA only).
+    Device select() const {
+        if (threads > 0) omp_set_num_threads(int(threads));
+        if (device == "cpu") {
+            VDM_CHECK(precision != "tf32", "--precision tf32 needs --device cuda");
+            return Device::CPU;
+        }
+        std::string why;
+        VDM_CHECK(cuda_available(&why), "cuda: ", why);
+        if (precision == "tf32") cuda_set_tf32(true);
+        return Device::CUDA;
+    }
+
+    std::string device = "cpu", precision = "fp32";
+    int64_t threads = 0;
+};
 
 // "cpu (16 threads)" or "cuda (NVIDIA H100 80GB HBM3)".
 inline std::string device_description(Device device) {
