@@ -5,6 +5,9 @@
 //   metrics.jsonl            one line per --log-every steps and per evaluation
 //   samples.png              a grid of EMA samples at the end
 // Progress goes to stderr at most once per second; the last stdout line is JSON.
+// SIGINT/SIGTERM: the current step finishes, the checkpoint is written, exit 130 (a
+// second signal exits at once). A step with NaN/Inf is skipped (vdm/trainer.h) and
+// reported; --max-nonfinite of them in a row stop the run, naming the op.
 // --device cuda trains on the GPU; checkpoints are the same files on either device,
 // so a run may be resumed on the other one.
 #include <omp.h>
@@ -17,6 +20,7 @@
 
 #include "apps/common/device.h"
 #include "apps/common/flags.h"
+#include "apps/common/interrupt.h"
 #include "apps/common/sample_grid.h"
 #include "vdm/bpd.h"
 #include "vdm/checkpoint.h"
@@ -31,11 +35,15 @@ std::string json_number(double x) {
     return buf;
 }
 
-// Mean of StepStats over a window of steps.
+// Mean of StepStats over a window of steps; skipped steps are only counted.
 struct Window {
     StepStats sum;
-    int64_t count = 0;
+    int64_t count = 0, skipped = 0;
     void add(const StepStats& s) {
+        if (s.skipped) {
+            ++skipped;
+            return;
+        }
         sum.bpd += s.bpd, sum.prior += s.prior, sum.recon += s.recon, sum.diffusion += s.diffusion;
         sum.loss += s.loss, sum.grad_norm += s.grad_norm, sum.lr = s.lr;
         ++count;
@@ -65,7 +73,8 @@ int main(int argc, char** argv) {
         VdmConfig& mc = cfg.model;
         std::string data_dir, out_dir, resume, attention = "on", fourier = "on";
         int64_t steps = 2000, eval_every = 500, log_every = 50, val_n = 2000;
-        int64_t sample_n = 64, sample_steps = 200;
+        int64_t sample_n = 64, sample_steps = 200, max_nonfinite = 5;
+        std::string inject_nan;
         Flags flags("train_mnist", "train a Variational Diffusion Model and report bits per dimension");
         flags.group("data");
         flags.add("data", &data_dir, "folder with the four IDX files (else $VDM_DATA/<dataset>, else ./data/<dataset>)");
@@ -95,6 +104,10 @@ int main(int argc, char** argv) {
         flags.add("clip", &tc.clip, 0.0, 1e9, "max global gradient norm");
         flags.add("ema", &tc.ema_decay, 0.0, 0.999999, "EMA decay of the weights used for eval and samples", true);
         flags.add("seed", &tc.seed, 0, INT64_MAX / 8, "random seed (init, noise, batches, validation split)");
+        flags.add("max-nonfinite", &max_nonfinite, 1, 1000000,
+                  "steps in a row with NaN/Inf (each skipped) that stop the run");
+        flags.add("inject-nan", &inject_nan,
+                  "OP:STEP: from step STEP on, op OP outputs NaN (to test the non-finite guard)");
         flags.group("output");
         flags.add("out", &out_dir, "output folder (default runs/<dataset>-<schedule>-<loss>)");
         flags.add("resume", &resume, "checkpoint to continue from (its config is used)");
@@ -105,6 +118,16 @@ int main(int argc, char** argv) {
         DeviceFlags device_flags(flags, true);
         if (!flags.parse(argc, argv)) return 0;
         const Device device = device_flags.select();  // before any data is read
+        std::string inject_op;
+        int64_t inject_step = 0;
+        if (!inject_nan.empty()) {
+            const size_t colon = inject_nan.rfind(':');
+            VDM_CHECK(colon != std::string::npos && colon > 0,
+                      "--inject-nan '", inject_nan, "' must be OP:STEP (e.g. conv2d:10)");
+            inject_op = inject_nan.substr(0, colon);
+            VDM_CHECK(parse_int64(inject_nan.substr(colon + 1), &inject_step) && inject_step >= 1,
+                      "--inject-nan '", inject_nan, "': STEP must be an integer of at least 1");
+        }
         mc.net.attention = attention == "on";
         mc.net.fourier = fourier == "on";
         mc.net.gamma_min = mc.gamma_min;
@@ -197,24 +220,44 @@ int main(int argc, char** argv) {
         Window log_window, print_window;
         StepStats last_logged;
         BpdEstimate last_eval;
+        std::string first_nonfinite_op;  // of the current run of skipped steps
+        install_interrupt_handlers();
         while (trainer.steps_done < steps) {
+            if (!inject_op.empty() && trainer.steps_done + 1 >= inject_step) set_nan_injection(inject_op);
             StepStats s = trainer.step();
+            set_nan_injection("");  // only the training steps, never an evaluation
             log_window.add(s);
             print_window.add(s);
             const int64_t step = trainer.steps_done;
+            VDM_CHECK(inject_op.empty() || step < inject_step || s.skipped, "--inject-nan: no op named '",
+                      inject_op, "' ran at step ", step, " (op names: the first argument of record() in autodiff/)");
+            if (s.skipped) {
+                if (trainer.skipped_in_a_row == 1) first_nonfinite_op = s.nonfinite_op;
+                std::fprintf(stderr, "step %lld: NaN/Inf (%s); update skipped (%lld in a row, %lld in all)\n",
+                             (long long)step, s.nonfinite_op.c_str(), (long long)trainer.skipped_in_a_row,
+                             (long long)trainer.skipped_total);
+                VDM_CHECK(trainer.skipped_in_a_row < max_nonfinite, "stopping at step ", step, ": ",
+                          max_nonfinite, " steps in a row had NaN/Inf; the first came from ", first_nonfinite_op);
+            }
             if (step % log_every == 0 || step == steps) {
-                last_logged = log_window.mean();
-                metrics << "{\"step\": " << step << ", " << terms_json(last_logged, cfg.model.objective)
-                        << ", \"grad_norm\": " << json_number(last_logged.grad_norm)
-                        << ", \"lr\": " << json_number(last_logged.lr) << "}\n";
+                metrics << "{\"step\": " << step;
+                if (log_window.count > 0) {
+                    last_logged = log_window.mean();
+                    metrics << ", " << terms_json(last_logged, cfg.model.objective)
+                            << ", \"grad_norm\": " << json_number(last_logged.grad_norm)
+                            << ", \"lr\": " << json_number(last_logged.lr);
+                }
+                if (log_window.skipped > 0) metrics << ", \"skipped\": " << log_window.skipped;
+                metrics << "}\n";
                 metrics.flush();
                 log_window = Window();
             }
             auto now = std::chrono::steady_clock::now();
-            if (std::chrono::duration<double>(now - last_print).count() >= 1.0 || step == steps) {
+            if (print_window.count > 0 &&
+                (std::chrono::duration<double>(now - last_print).count() >= 1.0 || step == steps)) {
                 // speed over this print window only (evaluations excluded, see below)
                 const double per_step = std::chrono::duration<double>(now - last_print).count() /
-                                        double(print_window.count);
+                                        double(print_window.count + print_window.skipped);
                 StepStats m = print_window.mean();
                 std::fprintf(stderr,
                              "step %6lld/%lld | bpd %.4f (prior %.4f recon %.4f diff %.4f) | grad %.3f | lr %.2e | "
@@ -225,10 +268,16 @@ int main(int argc, char** argv) {
                 print_window = Window();
                 last_print = now;
             }
-            if (eval_every > 0 && step % eval_every == 0 && step != steps) {
+            if (eval_every > 0 && step % eval_every == 0 && step != steps && !interrupt_requested()) {
                 last_eval = evaluate();
                 save_checkpoint(trainer, ckpt_path);
                 last_print = std::chrono::steady_clock::now();  // keep it out of the step speed
+            }
+            if (interrupt_requested()) {
+                save_checkpoint(trainer, ckpt_path);
+                std::fprintf(stderr, "interrupted at step %lld: checkpoint %s (continue with --resume %s)\n",
+                             (long long)step, ckpt_path.c_str(), ckpt_path.c_str());
+                return 130;
             }
         }
         last_eval = evaluate();

@@ -1,6 +1,7 @@
 #include "autodiff/variable.h"
 
 #include <cstdlib>
+#include <limits>
 #include <unordered_set>
 #include <utility>
 
@@ -14,6 +15,7 @@ bool g_check_finite = [] {
     const char* env = std::getenv("VDM_CHECK_FINITE");
     return env != nullptr && std::string(env) == "1";
 }();
+std::string g_nan_injection;  // op name, or empty
 }  // namespace
 
 bool grad_enabled() { return g_grad_enabled; }
@@ -22,6 +24,8 @@ NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
 
 void set_check_finite(bool on) { g_check_finite = on; }
 bool check_finite_enabled() { return g_check_finite; }
+
+void set_nan_injection(const std::string& op) { g_nan_injection = op; }
 
 void require_finite(const Tensor& t, const std::string& what) {
     if (t.dtype() == DType::I32) return;
@@ -47,6 +51,10 @@ void Var::accumulate_grad(Tensor g) const {
 }
 
 Var record(const char* op, Tensor value, std::vector<Var> inputs, BackwardFn backward) {
+    if (!g_nan_injection.empty() && g_nan_injection == op && value.dtype() != DType::I32) {
+        if (value.storage_is_shared()) value = value.clone();  // never poison an input through a view
+        backend_for(value.device()).affine(value, 0.0, std::numeric_limits<double>::quiet_NaN(), value);
+    }
     if (g_check_finite) require_finite(value, std::string(op) + " forward");
     bool needs_grad = false;
     if (g_grad_enabled)

@@ -95,4 +95,8 @@ bool check_finite_enabled();
 // Raises an Error naming `what` if the tensor holds a NaN or Inf.
 void require_finite(const Tensor& t, const std::string& what);
 
+// For testing what catches non-finite values (train_mnist --inject-nan): while set to
+// an op's name, every forward of that op outputs NaN. Empty: off (the default).
+void set_nan_injection(const std::string& op);
+
 }  // namespace vdm

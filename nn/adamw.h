@@ -41,7 +41,8 @@ private:
 };
 
 // Scales all gradients so their global L2 norm is at most max_norm (<= 0: no clip).
-// Returns the norm before clipping. Raises an Error if it is not finite. All
+// Returns the norm before clipping; a NaN or Inf norm is returned with the gradients
+// untouched, for the caller to act on (Trainer::step skips the update). All
 // parameters are on one device; the norm costs one download of P doubles.
 double clip_grad_norm(const std::vector<Parameter>& params, double max_norm);
 

@@ -192,7 +192,8 @@ TEST_CASE("gradient clipping, warmup and NaN gradients") {
     CHECK(m.a.grad().at(0) == doctest::Approx(0.6));
     m.b.zero_grad();
     m.b.accumulate_grad(Tensor::from_vector(Shape{2}, {NAN, 0.0}, DType::F64));
-    CHECK_THROWS_WITH_AS(clip_grad_norm(m.parameters(), 1.0), doctest::Contains("NaN"), Error);
+    CHECK(std::isnan(clip_grad_norm(m.parameters(), 1.0)));  // returned, not clipped
+    CHECK(m.a.grad().at(0) == doctest::Approx(0.6));
     CHECK(warmup_lr(1e-3, 1, 100) == doctest::Approx(1e-5));
     CHECK(warmup_lr(1e-3, 50, 100) == doctest::Approx(5e-4));
     CHECK(warmup_lr(1e-3, 100, 100) == 1e-3);

@@ -48,30 +48,70 @@ Trainer::Trainer(const RunConfig& cfg, const Dataset& data, std::vector<int64_t>
                                              batch_seed(cfg.train.seed));
 }
 
-StepStats Trainer::step() {
+Trainer::Streams Trainer::streams() const { return {noise_rng, dropout_rng, sampler->state()}; }
+
+void Trainer::restore(const Streams& s) {
+    noise_rng = s.noise;
+    dropout_rng = s.dropout;
+    sampler->restore(s.batches);
+}
+
+Var Trainer::loss_and_gradients(BoundTerms& terms) {
     const int64_t B = config.train.batch, D = model->image_size();
     std::vector<uint8_t> pixels(size_t(B * D));
     gather_images(data_, sampler->next(), pixels.data());
 
     const bool split = model->schedule->learned() && config.model.loss == "continuous";
-    BoundTerms terms = model->bound(pixels.data(), model->draw_noise(B, noise_rng), &dropout_rng,
-                                    split);
+    terms = model->bound(pixels.data(), model->draw_noise(B, noise_rng), &dropout_rng, split);
     const double to_bpd = 1.0 / (double(D) * std::log(2.0));
     Var loss = mean(terms.train_total()) * to_bpd;  // vlb: the batch's mean bpd
-    require_finite(loss.value(), "training loss");
+    if (!std::isfinite(loss.item())) return loss;
     loss.backward();
     model->schedule_backward(terms, to_bpd);
+    return loss;
+}
+
+std::string Trainer::find_nonfinite_op(const Streams& before) {
+    const Streams after = streams();
+    restore(before);
+    const bool was_checking = check_finite_enabled();
+    set_check_finite(true);
+    std::string where = "no op reproduced it with finite checks on";
+    try {
+        BoundTerms terms;
+        loss_and_gradients(terms);
+    } catch (const Error& e) {
+        where = e.what();
+    }
+    set_check_finite(was_checking);
+    for (const Parameter& p : params) p.var.zero_grad();
+    restore(after);
+    return where;
+}
+
+StepStats Trainer::step() {
+    const Streams before = streams();
+    BoundTerms terms;
+    Var loss = loss_and_gradients(terms);
 
     StepStats s;
     NoGradGuard no_grad;  // the statistics below are not part of the graph
+    const int64_t D = model->image_size();
     s.loss = loss.item();
-    s.bpd = model->objective == Objective::Vlb ? s.loss : mean(terms.total()).item() * to_bpd;
+    s.bpd = model->objective == Objective::Vlb ? s.loss : nats_to_bpd(mean(terms.total()).item(), D);
     s.prior = nats_to_bpd(mean(terms.prior).item(), D);
     s.recon = nats_to_bpd(mean(terms.recon).item(), D);
     s.diffusion = nats_to_bpd(mean(terms.diffusion).item(), D);
-    s.grad_norm = clip_grad_norm(params, config.train.clip);
+    s.grad_norm = std::isfinite(s.loss) ? clip_grad_norm(params, config.train.clip) : s.loss;
     ++steps_done;
     s.lr = warmup_lr(config.train.lr, steps_done, config.train.warmup);
+    if (!std::isfinite(s.grad_norm)) {
+        s.skipped = true;
+        s.nonfinite_op = find_nonfinite_op(before);
+        ++skipped_in_a_row, ++skipped_total;
+        return s;
+    }
+    skipped_in_a_row = 0;
     optimizer->step(s.lr);
     ema->update(params);
     return s;

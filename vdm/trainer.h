@@ -9,6 +9,10 @@
 // (docs/vdm.md#variance-objective), clip, AdamW with warmup, EMA. Every random
 // number comes from counter-based streams whose positions are part of the state, so
 // a run resumed from a checkpoint continues exactly as the uninterrupted run would have.
+//
+// A step whose loss or gradient norm is NaN or Inf changes nothing: no update, no EMA,
+// gradients cleared. It is replayed from the same batch and draws with finite
+// checking on (set_check_finite), which names the first op that produced the value.
 #pragma once
 #include <memory>
 #include <string>
@@ -46,6 +50,8 @@ struct StepStats {
     double bpd = 0.0, prior = 0.0, recon = 0.0, diffusion = 0.0;
     double loss = 0.0;
     double grad_norm = 0.0, lr = 0.0;
+    bool skipped = false;      // the loss or the gradients were not finite: no update
+    std::string nonfinite_op;  // skipped: the replay's error naming the first such op
 };
 
 class Trainer {
@@ -54,7 +60,7 @@ public:
     Trainer(const RunConfig& config, const Dataset& data, std::vector<int64_t> indices,
             Device device = Device::CPU);
 
-    StepStats step();
+    StepStats step();  // one step, or one skipped step (StepStats::skipped)
 
     const RunConfig config;  // as given, the ddpm schedule's range set (with_schedule_range)
     int64_t steps_done = 0;
@@ -64,8 +70,23 @@ public:
     std::unique_ptr<Ema> ema;
     Rng noise_rng, dropout_rng;  // seeds derived from config.train.seed
     std::unique_ptr<BatchSampler> sampler;
+    int64_t skipped_in_a_row = 0, skipped_total = 0;  // steps with NaN/Inf (not checkpointed)
 
 private:
+    // Where a step's batch and draws come from: restoring it replays the step.
+    struct Streams {
+        Rng noise, dropout;
+        SamplerState batches;
+    };
+    Streams streams() const;
+    void restore(const Streams& s);
+    // The next batch's bound, and the objective's gradients unless the loss (returned,
+    // in bpd for vlb) is not finite.
+    Var loss_and_gradients(BoundTerms& terms);
+    // Replays the step that started at `before` with finite checks on; returns the
+    // error naming the first non-finite op. Leaves the streams where they were.
+    std::string find_nonfinite_op(const Streams& before);
+
     const Dataset& data_;
 };
 
