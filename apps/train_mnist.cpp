@@ -6,10 +6,9 @@
 //   samples.png              a grid of EMA samples at the end
 // Progress goes to stderr at most once per second; the last stdout line is JSON.
 // SIGINT/SIGTERM: the current step finishes, the checkpoint is written, exit 130 (a
-// second signal exits at once). A step with NaN/Inf is skipped (vdm/trainer.h) and
+// second signal exits at once); a failed write is one line of error
+// (apps/common/signals.h). A step with NaN/Inf is skipped (vdm/trainer.h) and
 // reported; --max-nonfinite of them in a row stop the run, naming the op.
-// --device cuda trains on the GPU; checkpoints are the same files on either device,
-// so a run may be resumed on the other one.
 #include <omp.h>
 
 #include <chrono>
@@ -20,7 +19,7 @@
 
 #include "apps/common/device.h"
 #include "apps/common/flags.h"
-#include "apps/common/interrupt.h"
+#include "apps/common/signals.h"
 #include "apps/common/sample_grid.h"
 #include "vdm/bpd.h"
 #include "vdm/checkpoint.h"
@@ -221,7 +220,7 @@ int main(int argc, char** argv) {
         StepStats last_logged;
         BpdEstimate last_eval;
         std::string first_nonfinite_op;  // of the current run of skipped steps
-        install_interrupt_handlers();
+        install_signal_handlers();
         while (trainer.steps_done < steps) {
             if (!inject_op.empty() && trainer.steps_done + 1 >= inject_step) set_nan_injection(inject_op);
             StepStats s = trainer.step();

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SIGINT and SIGTERM during training: the step finishes, the checkpoint is written,
+# SIGINT and SIGTERM during training (apps/common/signals.h): the step finishes, the checkpoint is written,
 # exit 130, and --resume continues from it. Two signals in a row exit at once and
 # leave a checkpoint that loads.
 cd "$(dirname "$0")/.."

@@ -1,8 +1,9 @@
-// SIGINT and SIGTERM for a long loop (train_mnist): the first signal asks the loop to
-// stop after its current step (the loop polls interrupt_requested(), saves and exits
-// 130); a second one exits at once with 130. Exiting mid-write is safe because every
-// file is written to a temp file and renamed (datasets/atomic_file.h): the last good
-// checkpoint is never touched.
+// The signals a long loop (train_mnist) handles. SIGINT and SIGTERM: the first asks
+// the loop to stop after its current step (the loop polls interrupt_requested(), saves
+// and exits 130); a second one exits at once with 130. Exiting mid-write is safe
+// because every file is written to a temp file and renamed (datasets/atomic_file.h):
+// the last good checkpoint is never touched. SIGXFSZ (a write over `ulimit -f`) is
+// ignored, so that the write fails with EFBIG and is reported like any failed write.
 #pragma once
 #include <csignal>
 
@@ -24,12 +25,13 @@ inline void on_signal(int) {
 }
 }  // namespace interrupt_detail
 
-inline void install_interrupt_handlers() {
+inline void install_signal_handlers() {
     struct sigaction action = {};
     action.sa_handler = interrupt_detail::on_signal;
     sigemptyset(&action.sa_mask);
     sigaction(SIGINT, &action, nullptr);
     sigaction(SIGTERM, &action, nullptr);
+    std::signal(SIGXFSZ, SIG_IGN);
 }
 
 inline bool interrupt_requested() { return interrupt_detail::requested != 0; }
