@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "apps/common/device.h"
+#include "apps/common/data_flags.h"
 #include "apps/common/flags.h"
 #include "datasets/dataset.h"
 #include "nn/adamw.h"
@@ -36,12 +37,12 @@ double accuracy(const ClassifierOutputs& out, const std::vector<uint8_t>& labels
 int main(int argc, char** argv) {
     return run_app([&] {
         ClassifierConfig config;
-        std::string data_dir, dataset = "mnist", out;
+        std::string dataset = "mnist", out;
         int64_t steps = 3000, batch = 128, seed = 0;
         double lr = 2e-3;
         Flags flags("train_classifier", "train the classifier that vdm_score judges samples with");
         flags.group("data");
-        flags.add("data", &data_dir, "folder with the four IDX files (else $VDM_DATA/<dataset>, else ./data/<dataset>)");
+        DataFlags data_flags(flags);
         flags.add_choice("dataset", &dataset, {"mnist", "fashion-mnist", "fashion"}, "which dataset");
         flags.group("model");
         flags.add("channels", &config.channels, 1, 1024, "channels of the first convolution (the second has twice as many)");
@@ -59,7 +60,7 @@ int main(int argc, char** argv) {
         if (dataset == "fashion") dataset = "fashion-mnist";
         if (out.empty()) out = "runs/classifier-" + dataset + ".safetensors";
 
-        const std::string dir = resolve_data_dir(data_dir, dataset);
+        const std::string dir = data_flags.resolve(dataset);
         Dataset train = load_split(dir, Split::Train), test = load_split(dir, Split::Test);
         config.image_channels = train.channels;
         config.height = train.height;

@@ -18,6 +18,7 @@
 #include <fstream>
 
 #include "apps/common/device.h"
+#include "apps/common/data_flags.h"
 #include "apps/common/flags.h"
 #include "apps/common/signals.h"
 #include "apps/common/sample_grid.h"
@@ -70,13 +71,13 @@ int main(int argc, char** argv) {
         RunConfig cfg;
         TrainConfig& tc = cfg.train;
         VdmConfig& mc = cfg.model;
-        std::string data_dir, out_dir, resume, attention = "on", fourier = "on";
+        std::string out_dir, resume, attention = "on", fourier = "on";
         int64_t steps = 2000, eval_every = 500, log_every = 50, val_n = 2000;
         int64_t sample_n = 64, sample_steps = 200, max_nonfinite = 5;
         std::string inject_nan;
         Flags flags("train_mnist", "train a Variational Diffusion Model and report bits per dimension");
         flags.group("data");
-        flags.add("data", &data_dir, "folder with the four IDX files (else $VDM_DATA/<dataset>, else ./data/<dataset>)");
+        DataFlags data_flags(flags);
         flags.add_choice("dataset", &tc.dataset, {"mnist", "fashion"}, "which dataset");
         flags.add("val-n", &val_n, 1, 60000, "validation images per evaluation");
         flags.group("model");
@@ -159,7 +160,7 @@ int main(int argc, char** argv) {
             cfg = saved;
         }
 
-        const std::string dir = resolve_data_dir(data_dir, tc.dataset);
+        const std::string dir = data_flags.resolve(tc.dataset);
         Dataset train = load_split(dir, Split::Train);
         if (resume.empty()) {
             mc.net.image_channels = train.channels;

@@ -18,6 +18,7 @@
 
 #include "apps/common/checkpoint_path.h"
 #include "apps/common/device.h"
+#include "apps/common/data_flags.h"
 #include "apps/common/flags.h"
 #include "vdm/bpd.h"
 #include "vdm/checkpoint.h"
@@ -34,7 +35,7 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 int main(int argc, char** argv) {
     return run_app([&] {
-        std::string ckpt, data_dir, split = "test", method = "vlb",
+        std::string ckpt, split = "test", method = "vlb",
                                     divergence = "hutchinson";
         int64_t n = 0, seed = 0, batch = 100, index = -1;
         int64_t ode_images = 256, probes = 1, max_evals = OdeOptions().max_evaluations;
@@ -43,7 +44,7 @@ int main(int argc, char** argv) {
                                 "(prior + recon + diffusion) and/or the probability-flow ODE's");
         flags.group("input");
         flags.add("ckpt", &ckpt, "checkpoint file, or a run folder, written by train_mnist (required)");
-        flags.add("data", &data_dir, "folder with the four IDX files (else $VDM_DATA/<dataset>, else ./data/<dataset>)");
+        DataFlags data_flags(flags);
         flags.add_choice("split", &split, {"test", "val"}, "test set, or the run's validation split");
         flags.add("n", &n, 0, 1000000, "images to evaluate (0: the whole split)");
         flags.add("index", &index, -1, INT64_MAX,
@@ -76,7 +77,7 @@ int main(int argc, char** argv) {
 
         TrainedModel trained = load_ema_model(ckpt, device);
         const RunConfig& cfg = trained.config;
-        const std::string dir = resolve_data_dir(data_dir, cfg.train.dataset);
+        const std::string dir = data_flags.resolve(cfg.train.dataset);
         Dataset data = load_split(dir, split == "test" ? Split::Test : Split::Train);
         std::vector<int64_t> indices;
         if (split == "test") {

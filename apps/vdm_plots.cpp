@@ -16,6 +16,7 @@
 
 #include "apps/common/checkpoint_path.h"
 #include "apps/common/device.h"
+#include "apps/common/data_flags.h"
 #include "apps/common/flags.h"
 #include "datasets/svg_plot.h"
 #include "vdm/bpd.h"
@@ -59,13 +60,13 @@ ScheduleCurve schedule_curve(const TrainedModel& trained, const std::string& lab
 
 int main(int argc, char** argv) {
     return run_app([&] {
-        std::string ckpt, ckpt2, data_dir, out = "figures";
+        std::string ckpt, ckpt2, out = "figures";
         int64_t n = 200, grid = 100, seed = 0;
         Flags flags("vdm_plots", "the figures of docs/vdm.md: noise schedules and where the bits come from");
         flags.group("input");
         flags.add("ckpt", &ckpt, "checkpoint file, or a run folder, written by train_mnist (required): schedule and bits plots");
         flags.add("ckpt2", &ckpt2, "a second checkpoint (file, or a run folder) whose schedule is drawn beside the first");
-        flags.add("data", &data_dir, "folder with the four IDX files (else $VDM_DATA/<dataset>, else ./data/<dataset>)");
+        DataFlags data_flags(flags);
         flags.group("bits.svg");
         flags.add("n", &n, 1, 10000, "test images averaged in bits.svg");
         flags.add("grid", &grid, 2, 10000, "midpoint times t = (j + 0.5) / grid in bits.svg");
@@ -83,7 +84,7 @@ int main(int argc, char** argv) {
         TrainedModel first = load_ema_model(ckpt, device);
         TrainedModel second;
         if (!ckpt2.empty()) second = load_ema_model(ckpt2, device);
-        const std::string dir = resolve_data_dir(data_dir, first.config.train.dataset);
+        const std::string dir = data_flags.resolve(first.config.train.dataset);
         Dataset data = load_split(dir, Split::Test);
         VDM_CHECK(n <= data.n, "--n ", n, " exceeds the ", data.n, " test images of ", dir);
         VDM_CHECK(data.image_size() == first.model->image_size(), dir, ": images of ", data.channels,

@@ -12,6 +12,7 @@
 #include <cstdio>
 
 #include "apps/common/device.h"
+#include "apps/common/data_flags.h"
 #include "apps/common/flags.h"
 #include "datasets/dataset.h"
 #include "datasets/idx.h"
@@ -42,14 +43,14 @@ Judged judge(const Classifier& model, const uint8_t* pixels, int64_t n) {
 
 int main(int argc, char** argv) {
     return run_app([&] {
-        std::string classifier_path, samples_path, dataset, data_dir, reference = "first";
+        std::string classifier_path, samples_path, dataset, reference = "first";
         int64_t n = 0, seed = 0, bootstrap = 100;
         Flags flags("vdm_score", "classifier Frechet distance and confident share of samples");
         flags.group("input");
         flags.add("classifier", &classifier_path, "classifier file written by train_classifier (required)");
         flags.add("samples", &samples_path, "IDX file of uint8 images (N, H, W) or (N, C, H, W) (required)");
         flags.add("dataset", &dataset, "test images to compare with, mnist or fashion-mnist (none: the classifier's dataset)");
-        flags.add("data", &data_dir, "folder with the four IDX files (else $VDM_DATA/<dataset>, else ./data/<dataset>)");
+        DataFlags data_flags(flags);
         flags.group("measure");
         flags.add("n", &n, 0, 10000000, "images of each set: the first N of --samples (0: all of them)");
         flags.add_choice("reference", &reference, {"first", "random"},
@@ -87,7 +88,7 @@ int main(int argc, char** argv) {
         VDM_CHECK(n <= dims[0], "--n ", n, " exceeds the ", dims[0], " images in ", samples_path);
         VDM_CHECK(n >= 2, "--n ", n, ": a Gaussian needs at least 2 images");
 
-        const std::string dir = resolve_data_dir(data_dir, dataset);
+        const std::string dir = data_flags.resolve(dataset);
         Dataset test = load_split(dir, Split::Test);
         VDM_CHECK(test.channels == c.image_channels && test.height == c.height && test.width == c.width,
                   "the test images of ", dir, " are ", test.channels, "x", test.height, "x", test.width,

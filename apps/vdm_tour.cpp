@@ -19,6 +19,7 @@
 
 #include "apps/common/checkpoint_path.h"
 #include "apps/common/device.h"
+#include "apps/common/data_flags.h"
 #include "apps/common/flags.h"
 #include "datasets/png.h"
 #include "tensor/parse_number.h"
@@ -76,7 +77,7 @@ std::vector<uint8_t> enlarge(const std::vector<uint8_t>& image, int64_t& width, 
 
 int main(int argc, char** argv) {
     return run_app([&] {
-        std::string ckpt, data_dir, split = "test", out = "tour.png";
+        std::string ckpt, split = "test", out = "tour.png";
         std::string times_flag = "0.05,0.2,0.4,0.6,0.8,0.95";
         int64_t index = 0, seed = 0, grid = 100, scale = 1;
         Flags flags("vdm_tour", "one image through a trained VDM: its bound, the diffusion "
@@ -85,7 +86,7 @@ int main(int argc, char** argv) {
         flags.add("ckpt", &ckpt, "checkpoint file, or a run folder, written by train_mnist (required)");
         flags.add("index", &index, 0, INT64_MAX, "which image of the split");
         flags.add_choice("split", &split, {"test", "val"}, "test set, or the run's validation split");
-        flags.add("data", &data_dir, "folder with the four IDX files (else $VDM_DATA/<dataset>, else ./data/<dataset>)");
+        DataFlags data_flags(flags);
         flags.group("tour");
         flags.add("times", &times_flag, "comma-separated times in [0, 1] for the table and the strip");
         flags.add("seed", &seed, 0, INT64_MAX, "seed of the noise (the same as vdm_eval --index --seed)");
@@ -104,7 +105,7 @@ int main(int argc, char** argv) {
         TrainedModel trained = load_ema_model(ckpt, device);
         const Vdm& model = *trained.model;
         const RunConfig& cfg = trained.config;
-        const std::string dir = resolve_data_dir(data_dir, cfg.train.dataset);
+        const std::string dir = data_flags.resolve(cfg.train.dataset);
         Dataset data = load_split(dir, split == "test" ? Split::Test : Split::Train);
         VDM_CHECK(data.image_size() == model.image_size(), "the data's images have ",
                   data.image_size(), " values, the model's ", model.image_size());

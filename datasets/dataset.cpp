@@ -36,15 +36,25 @@ std::string canonical_dataset_name(const std::string& name) {
     fail("unknown dataset '", name, "': expected mnist or fashion-mnist (alias fashion)");
 }
 
-// dir/base.gz if it exists, else dir/base.
-std::string find_idx_file(const std::string& dir, const std::string& base) {
+const char* const kIdxFiles[] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                  "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+
+// dir/base.gz if it exists, else dir/base, else "".
+std::string existing_idx_file(const std::string& dir, const std::string& base) {
     std::error_code ec;
     fs::path gz = fs::path(dir) / (base + ".gz");
     if (fs::exists(gz, ec)) return gz.string();
     fs::path raw = fs::path(dir) / base;
     if (fs::exists(raw, ec)) return raw.string();
-    fail(dir, ": missing ", base, ".gz (or uncompressed ", base,
-         "); get the data with bash scripts/download_data.sh");
+    return "";
+}
+
+std::string find_idx_file(const std::string& dir, const std::string& base) {
+    std::string path = existing_idx_file(dir, base);
+    if (path.empty())
+        fail(dir, ": missing ", base, ".gz (or uncompressed ", base,
+             "); get the data with bash scripts/download_data.sh");
+    return path;
 }
 
 }  // namespace
@@ -60,8 +70,8 @@ std::string resolve_data_dir(const std::string& flag_dir, const std::string& dat
         dir = (fs::path(root) / name).string();
         source = "$VDM_DATA/" + name;
     } else {
-        dir = "./data/" + name;
-        source = "the default ./data/" + name;
+        dir = default_data_dir(name);
+        source = "the default " + dir;
     }
     std::error_code ec;
     if (!fs::is_directory(dir, ec))
@@ -69,6 +79,16 @@ std::string resolve_data_dir(const std::string& flag_dir, const std::string& dat
              " with 'bash scripts/download_data.sh ", name,
              "', or point --data or VDM_DATA at the files");
     return dir;
+}
+
+std::string default_data_dir(const std::string& dataset_name) {
+    return "./data/" + canonical_dataset_name(dataset_name);
+}
+
+bool has_dataset_files(const std::string& dir) {
+    for (const char* base : kIdxFiles)
+        if (existing_idx_file(dir, base).empty()) return false;
+    return true;
 }
 
 Dataset load_split(const std::string& dir, Split split) {

@@ -24,6 +24,10 @@ struct Dataset {
 // else ./data/<name>. Names: "mnist", "fashion-mnist" (alias "fashion"). Throws if
 // the name is unknown or the folder does not exist.
 std::string resolve_data_dir(const std::string& flag_dir, const std::string& dataset_name);
+// Where resolve_data_dir looks without --data and $VDM_DATA: ./data/<name>.
+std::string default_data_dir(const std::string& dataset_name);
+// Whether dir holds a dataset's four IDX files (train and t10k images and labels).
+bool has_dataset_files(const std::string& dir);
 
 // Loads train-* or t10k-* images and labels from dir ("*.gz" preferred, else the
 // uncompressed name). Images may be 3-D (n, H, W), giving C = 1, or 4-D (n, C, H, W).

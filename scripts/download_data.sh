@@ -9,6 +9,7 @@ usage: bash scripts/download_data.sh [mnist|fashion-mnist|all] [DEST]   (default
        bash scripts/download_data.sh --verify DIR mnist|fashion-mnist
 Downloads into DEST/<dataset>/ and checks md5 sums; --verify only checks DIR's files.
 Training finds the files with --data DIR, or VDM_DATA=DEST, or in ./data by default.
+VDM_DATA_URL=URL fetches URL/<dataset>/<file> instead of the public mirrors.
 EOF
     exit "${1:-2}"
 }
@@ -26,6 +27,10 @@ canonical_name() {
 }
 
 base_url() {
+    if [ -n "${VDM_DATA_URL:-}" ]; then
+        echo "${VDM_DATA_URL%/}/$1"
+        return
+    fi
     case $1 in
         mnist) echo https://ossci-datasets.s3.amazonaws.com/mnist ;;
         fashion-mnist) echo http://fashion-mnist.s3-website.eu-central-1.amazonaws.com ;;
@@ -78,19 +83,26 @@ verify() {  # dir dataset
 }
 
 # Fetches url to path through a temporary file, renamed only once its md5 is right.
+# A failure is one line: the url and why.
 fetch() {  # url path dataset file
-    local tmp="$2.part" get
+    local tmp="$2.part" get why
     if command -v curl >/dev/null; then
-        get=(curl -fL --retry 3 -o "$tmp" "$1")
+        get=(curl -fsSL --connect-timeout 20 --retry 2 -o "$tmp" "$1")
     elif command -v wget >/dev/null; then
-        get=(wget -O "$tmp" "$1")
+        get=(wget -q -T 20 -O "$tmp" "$1")
     else
         echo "need curl or wget to download $1" >&2
         return 1
     fi
-    if ! "${get[@]}" || ! check_file "$tmp" "$3" "$4"; then
+    if ! why=$("${get[@]}" 2>&1); then
         rm -f "$tmp"
-        echo "download failed: $1" >&2
+        why=${why//$'\n'/; }
+        echo "download failed: $1 (${why:-${get[0]} failed})" >&2
+        return 1
+    fi
+    if ! why=$(check_file "$tmp" "$3" "$4" 2>&1); then
+        rm -f "$tmp"
+        echo "download failed: $1 ($why)" >&2
         return 1
     fi
     mv "$tmp" "$2"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Crash consistency of train_mnist's checkpoints.
-#  - SIGKILL (VDM_KILL_TRIALS trials, default 20; the issue's figure is from 100), with
+#  - SIGKILL (VDM_KILL_TRIALS trials, default 10; the issue's figure is from 100), with
 #    a checkpoint written every step: odd trials at a random moment, even ones as soon
 #    as a checkpoint's temp file appears after a random step, i.e. inside a write. The
 #    checkpoint on disk always loads, --resume finishes the run, and the final
@@ -10,7 +10,7 @@
 cd "$(dirname "$0")/.."
 source tests/cli_helpers.sh
 
-trials=${VDM_KILL_TRIALS:-20}
+trials=${VDM_KILL_TRIALS:-10}
 steps=10
 tiny=(--data "$data" --channels 32 --blocks 1 --attention off --batch 2 --warmup 2 --eval-every 1
       --log-every 1 --val-n 1 --sample-n 0 --seed 3 --threads 1 --steps $steps)
