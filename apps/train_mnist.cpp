@@ -4,6 +4,8 @@
 //   checkpoint.safetensors   parameters, EMA, optimizer, config, step, RNG state
 //   metrics.jsonl            one line per --log-every steps and per evaluation
 //   samples.png              a grid of EMA samples at the end
+//   curves.svg, schedule.svg the run's bpd curves and its noise schedule (EMA), redrawn
+//                            at each evaluation (apps/common/run_plots.h)
 // Progress goes to stderr at most once per second; the last stdout line is JSON.
 // SIGINT/SIGTERM: the current step finishes, the checkpoint is written, exit 130 (a
 // second signal exits at once); a failed write is one line of error
@@ -20,6 +22,7 @@
 #include "apps/common/device.h"
 #include "apps/common/data_flags.h"
 #include "apps/common/flags.h"
+#include "apps/common/run_plots.h"
 #include "apps/common/signals.h"
 #include "apps/common/sample_grid.h"
 #include "vdm/bpd.h"
@@ -216,6 +219,13 @@ int main(int argc, char** argv) {
             return e;
         };
 
+        auto write_pictures = [&] {
+            write_curves_svg(out_dir + "/curves.svg", metrics_path);
+            trainer.ema->swap(trainer.params);
+            write_schedule_svg(out_dir + "/schedule.svg", *trainer.model, cfg.model);
+            trainer.ema->swap(trainer.params);
+        };
+
         auto start = std::chrono::steady_clock::now(), last_print = start;
         Window log_window, print_window;
         StepStats last_logged;
@@ -271,6 +281,7 @@ int main(int argc, char** argv) {
             if (eval_every > 0 && step % eval_every == 0 && step != steps && !interrupt_requested()) {
                 last_eval = evaluate();
                 save_checkpoint(trainer, ckpt_path);
+                write_pictures();
                 last_print = std::chrono::steady_clock::now();  // keep it out of the step speed
             }
             if (interrupt_requested()) {
@@ -282,7 +293,8 @@ int main(int argc, char** argv) {
         }
         last_eval = evaluate();
         save_checkpoint(trainer, ckpt_path);
-        std::fprintf(stderr, "checkpoint: %s\n", ckpt_path.c_str());
+        write_pictures();
+        std::fprintf(stderr, "checkpoint: %s (curves.svg, schedule.svg beside it)\n", ckpt_path.c_str());
         std::string samples_path;
         if (sample_n > 0) {
             samples_path = out_dir + "/samples.png";

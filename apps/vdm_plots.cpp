@@ -18,6 +18,7 @@
 #include "apps/common/device.h"
 #include "apps/common/data_flags.h"
 #include "apps/common/flags.h"
+#include "apps/common/run_plots.h"
 #include "datasets/svg_plot.h"
 #include "vdm/bpd.h"
 #include "vdm/checkpoint.h"
@@ -35,25 +36,6 @@ std::string json_string(const std::string& s) {
         out += c;
     }
     return out + "\"";
-}
-
-// gamma(t) and SNR(t) of one checkpoint's schedule on `points` evenly spaced times.
-struct ScheduleCurve {
-    std::string label;
-    std::vector<double> t, gamma, snr;
-};
-
-ScheduleCurve schedule_curve(const TrainedModel& trained, const std::string& label, int points) {
-    std::vector<double> times(static_cast<size_t>(points));
-    for (int i = 0; i < points; ++i) times[size_t(i)] = double(i) / double(points - 1);
-    ScheduleCurve curve;
-    curve.label = label;
-    curve.t = times;
-    for (const ScheduleValues& v : schedule_values(*trained.model->schedule, times)) {
-        curve.gamma.push_back(v.gamma);
-        curve.snr.push_back(v.snr);
-    }
-    return curve;
 }
 
 }  // namespace
@@ -108,8 +90,8 @@ int main(int argc, char** argv) {
                 label2 += " (step " + std::to_string(second.step) + ")";
             }
         }
-        curves.push_back(schedule_curve(first, label1, 201));
-        if (second.model) curves.push_back(schedule_curve(second, label2, 201));
+        curves.push_back(schedule_curve(*first.model->schedule, label1, 201));
+        if (second.model) curves.push_back(schedule_curve(*second.model->schedule, label2, 201));
         LinePlot gamma_plot, snr_plot;
         gamma_plot.title = "noise schedule \u03b3(t) = \u2212log SNR(t)";
         gamma_plot.x_label = "t";
