@@ -1,11 +1,13 @@
 // vdm_sample: draws samples from a trained VDM (its EMA weights) with one of the
 // samplers (apps/common/sample_grid.h: ancestral, ddim, langevin, pc), written as a
-// PNG grid and optionally a raw IDX file, on the CPU or (--device cuda) the GPU. The
+// PNG grid and optionally a raw IDX file, on the CPU or (--device cuda) the GPU;
+// --trajectory DIR adds one strip per sample of how it formed (vdm/trajectory.h). The
 // last stdout line is JSON, with the number of ScoreNet forward passes per batch.
 #include <omp.h>
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 
 #include "apps/common/checkpoint_path.h"
 #include "apps/common/device.h"
@@ -17,7 +19,7 @@ using namespace vdm;
 
 int main(int argc, char** argv) {
     return run_app([&] {
-        std::string ckpt, out, save_idx;
+        std::string ckpt, out, save_idx, trajectory_dir;
         int64_t n = 64, seed = 0;
         SamplerOptions opt;
         Flags flags("vdm_sample", "draw samples from a trained VDM into a PNG grid");
@@ -38,6 +40,9 @@ int main(int argc, char** argv) {
         flags.group("output");
         flags.add("out", &out, "PNG file to write (required)");
         flags.add("save-idx", &save_idx, "also write the samples as a raw IDX file (n, H, W)");
+        flags.add("trajectory", &trajectory_dir,
+                  "folder for one PNG strip per sample: z_t (top) and x_hat (below) at 8 times t = 1..0 "
+                  "(fixed-grid samplers; 8 more network evaluations)");
         DeviceFlags device_flags(flags);
         if (!flags.parse(argc, argv)) return 0;
         VDM_CHECK(!ckpt.empty(), "--ckpt is required (see --help)");
@@ -49,6 +54,7 @@ int main(int argc, char** argv) {
         for (const char* flag : {"rtol", "atol"})
             VDM_CHECK(!flags.given(flag) || opt.sampler == "ode", "--", flag, " applies to --sampler ode only");
         VDM_CHECK(!flags.given("steps") || opt.sampler != "ode", "--steps does not apply to --sampler ode (adaptive: --rtol, --atol)");
+        VDM_CHECK(trajectory_dir.empty() || opt.sampler != "ode", "--trajectory needs a fixed-grid sampler, not ode");
         const Device device = device_flags.select();
         ckpt = resolve_checkpoint(ckpt);
 
@@ -63,6 +69,14 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "%s: step %lld; drawing %lld samples with %s, %s%s, on %s\n", ckpt.c_str(),
                      (long long)trained.step, (long long)n, opt.sampler.c_str(), grid.c_str(), details.c_str(),
                      device_description(device).c_str());
+        Trajectory trajectory;
+        if (!trajectory_dir.empty()) {
+            std::error_code ec;
+            std::filesystem::create_directories(trajectory_dir, ec);
+            VDM_CHECK(std::filesystem::is_directory(trajectory_dir), "--trajectory ", trajectory_dir,
+                      ": cannot create the folder (", ec.message(), ")");
+            opt.observe = trajectory_observer(trajectory, 8);
+        }
         auto start = std::chrono::steady_clock::now();
         Samples samples = draw_samples(*trained.model, n, uint64_t(seed), opt);
         finish_work(device);
@@ -72,6 +86,16 @@ int main(int argc, char** argv) {
         if (!save_idx.empty()) {
             write_idx_images(*trained.model, samples.images, n, save_idx);
             std::fprintf(stderr, "wrote %s\n", save_idx.c_str());
+        }
+        if (!trajectory_dir.empty()) {
+            const int64_t frames = int64_t(trajectory.times.size());
+            for (int64_t i = 0; i < n; ++i)
+                write_png_grid(*trained.model, trajectory_strip(trajectory, i, trained.model->image_size()),
+                               2 * frames, trajectory_dir + "/sample_" + std::to_string(i) + ".png", frames);
+            std::string times;
+            for (double t : trajectory.times) times += (times.empty() ? "" : " ") + std::to_string(t).substr(0, 5);
+            std::fprintf(stderr, "wrote %lld strips to %s (z_t above x_hat at t = %s)\n", (long long)n,
+                         trajectory_dir.c_str(), times.c_str());
         }
         report_device_memory(device);
         const std::string steps_json = opt.sampler == "ode" ? "null" : std::to_string(opt.steps);  // ode: adaptive

@@ -67,6 +67,12 @@ cmp -s "$tmp/ddim.idx" "$tmp/ddim2.idx" && pass "vdm_sample --sampler ddim is de
     && pass "vdm_sample --sampler ddim --eta 1" || fail "ddim --eta 1: $(tail -1 "$tmp/eta1.err")"
 
 # --- bad input, one line each
+# --trajectory: one PNG strip per sample, 8 more network evaluations; not for ode.
+line=$("$apps/vdm_sample" --ckpt "$ckpt" --n 3 --steps 14 --sampler ddim --out "$tmp/t.png" --trajectory "$tmp/traj" 2>/dev/null | tail -1)
+[[ $line == *'"network_evals": 22'* ]] && [ "$(ls "$tmp/traj" | wc -l)" -eq 3 ] \
+    && [ "$(od -An -tx1 -N8 "$tmp/traj/sample_2.png" | tr -d ' \n')" = 89504e470d0a1a0a ] \
+    && pass "--trajectory: 3 PNG strips, 14 + 8 network evaluations" || fail "--trajectory: $line, $(ls "$tmp/traj")"
+expect_error vdm_sample "--trajectory needs a fixed-grid sampler" --ckpt "$ckpt" --out "$tmp/x.png" --sampler ode --trajectory "$tmp/traj2"
 expect_error vdm_sample "not one of ancestral|ddim|langevin|pc|ode" --ckpt "$ckpt" --out "$tmp/x.png" --sampler euler
 expect_error vdm_sample "--steps: 0 is outside" --ckpt "$ckpt" --out "$tmp/x.png" --steps 0
 expect_error vdm_sample "--steps: -3 is outside" --ckpt "$ckpt" --out "$tmp/x.png" --steps -3

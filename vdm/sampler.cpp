@@ -28,13 +28,16 @@ Var SamplerContext::normal() {  // the same stream positions on every device
 }
 
 Samples sample_loop(const Vdm& model, const StepRule& step, int64_t n, int64_t steps, uint64_t seed,
-                    const SampleProgress& progress) {
+                    const SampleProgress& progress, const SampleObserver& observe) {
     VDM_CHECK(n >= 1 && steps >= 1, "sampler: n = ", n, " and steps = ", steps, " must be positive");
     NoGradGuard no_grad;
     SamplerContext ctx(model, n, seed);
     Var z = ctx.normal();  // z_1 ~ N(0, I)
+    if (observe) observe(ctx, z, 1.0);
     for (int64_t i = steps; i >= 1; --i) {
-        z = step(ctx, z, double(i) / double(steps), double(i - 1) / double(steps));
+        const double s = double(i - 1) / double(steps);
+        z = step(ctx, z, double(i) / double(steps), s);
+        if (observe) observe(ctx, z, s);
         if (progress) progress(steps - i + 1, steps);
     }
     require_finite(z.value(), "sampler: z_0");

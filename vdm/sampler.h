@@ -56,11 +56,14 @@ struct Samples {
 
 // progress(done, total) after each step; may be empty.
 using SampleProgress = std::function<void(int64_t done, int64_t total)>;
+// observe(ctx, z, t): z at time t, once at t = 1 and after each step; may be empty
+// (vdm/trajectory.h records a few of them).
+using SampleObserver = std::function<void(SamplerContext& ctx, const Var& z, double t)>;
 
 // The shared loop above, with `steps` steps of `step`, reproducible from seed, on the
 // model's device.
 Samples sample_loop(const Vdm& model, const StepRule& step, int64_t n, int64_t steps, uint64_t seed,
-                    const SampleProgress& progress = {});
+                    const SampleProgress& progress = {}, const SampleObserver& observe = {});
 
 // One reverse step: z_t, eps_hat (B, C, H, W); gamma_s, gamma_t broadcastable
 // (e.g. shape (1)); xi the fresh noise. Returns z_s.

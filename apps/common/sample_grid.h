@@ -18,6 +18,7 @@
 #include "vdm/langevin.h"
 #include "vdm/probability_flow.h"
 #include "vdm/sampler.h"
+#include "vdm/trajectory.h"
 
 namespace vdm {
 
@@ -28,6 +29,7 @@ struct SamplerOptions {
     int64_t langevin_iters = 1;   // langevin, pc: iterations per level
     double langevin_snr = 0.0;    // langevin, pc: target signal-to-noise ratio r (0: the default below)
     double rtol = 1e-5, atol = 1e-5;  // ode: the adaptive solver's tolerances
+    SampleObserver observe;           // fixed-grid samplers: sample_loop's observer (may be empty)
 };
 
 // r when none is given: a corrector after each ancestral step only polishes (0.16, the
@@ -51,7 +53,7 @@ inline const std::vector<SamplerEntry>& samplers() {
     auto loop = [](auto make_rule) -> SamplerFn {
         return [make_rule](const Vdm& model, int64_t n, uint64_t seed, const SamplerOptions& o,
                            const SampleProgress& progress) {
-            return sample_loop(model, make_rule(o), n, o.steps, seed, progress);
+            return sample_loop(model, make_rule(o), n, o.steps, seed, progress, o.observe);
         };
     };
     static const std::vector<SamplerEntry> table = {
@@ -65,6 +67,7 @@ inline const std::vector<SamplerEntry>& samplers() {
         // The probability-flow ODE: no grid; progress is the share of [0, 1] integrated.
         {"ode",
          [](const Vdm& model, int64_t n, uint64_t seed, const SamplerOptions& o, const SampleProgress& progress) {
+             VDM_CHECK(!o.observe, "the ode sampler has no time grid to observe (use a fixed-grid sampler)");
              OdeOptions ode;
              ode.rtol = o.rtol;
              ode.atol = o.atol;
@@ -100,11 +103,11 @@ inline Samples draw_samples(const Vdm& model, int64_t n, uint64_t seed, const Sa
     });
 }
 
-// images (n, C, H, W) as a grid of ceil(sqrt(n)) columns.
+// images (n, C, H, W) as a grid of `cols` columns (0: ceil(sqrt(n)), square-ish).
 inline void write_png_grid(const Vdm& model, const std::vector<uint8_t>& images, int64_t n,
-                           const std::string& path) {
+                           const std::string& path, int64_t cols = 0) {
     const ScoreNetConfig& c = model.config.net;
-    const int64_t cols = int64_t(std::ceil(std::sqrt(double(n))));
+    if (cols <= 0) cols = int64_t(std::ceil(std::sqrt(double(n))));
     int64_t width = 0, height = 0;
     std::vector<uint8_t> grid = tile_images(images.data(), n, c.image_channels, c.height, c.width,
                                             cols, 2, 128, width, height);
