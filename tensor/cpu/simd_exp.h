@@ -20,7 +20,9 @@ template <> inline float simd_exp<float>(float x) {
     constexpr float kLog2e = 1.44269504088896341f;
     constexpr float kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;
     constexpr float kMax = 88.72283905f, kMin = -87.33654475f;  // exp(kMin) = 2^-126
-    const float clamped = x < kMin ? kMin : (x > kMax ? kMax : x);
+    // NaN computes as 0 (converting NaN to an integer below is undefined) and is
+    // returned as NaN at the end.
+    const float clamped = x < kMin ? kMin : (x > kMax ? kMax : (x == x ? x : 0.0f));
     constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
     const float n = (clamped * kLog2e + kRound) - kRound;
     const float r = (clamped - n * kLn2Hi) - n * kLn2Lo;
