@@ -1,5 +1,5 @@
 # vdm.cpp build.  make | make test | make clean
-# Switches: SANITIZE=1 (address+undefined), DEBUG=1 (-O0 -g), WERROR=1, CXX=clang++, BUILD_DIR=dir,
+# Switches: SANITIZE=1 (address+undefined), DEBUG=1 (-O0 -g), WERROR=1, CXX=clang++, BUILD_DIR=dir, FUZZ=1 (make fuzz),
 # CUDA=1 / CUDA=0 (default: 1 when nvcc is found on PATH or in /usr/local/cuda/bin).
 # Objects go to build/<variant>/, app binaries to the repo root.
 
@@ -14,6 +14,13 @@ ifeq ($(SANITIZE),1)
   VARIANT  := sanitize
   OPTFLAGS := -O1 -g -march=native -fno-omit-frame-pointer \
               -fsanitize=address,undefined -fno-sanitize-recover=all
+endif
+# FUZZ=1 (with CXX=clang++ CUDA=0, as `make fuzz` sets): the library instrumented for
+# libFuzzer, with address+undefined sanitizers.
+ifeq ($(FUZZ),1)
+  VARIANT  := fuzz
+  OPTFLAGS := -O1 -g -march=native -fno-omit-frame-pointer \
+              -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 endif
 ifneq ($(findstring clang,$(CXX)),)
   VARIANT  := $(VARIANT)-clang
@@ -94,7 +101,7 @@ TEST_SRCS := $(wildcard tests/*.cpp)
 TEST_OBJS := $(TEST_SRCS:%.cpp=$(BUILD)/%.o)
 TEST_BIN := $(BUILD)/run_tests
 
-.PHONY: all test bench clean probe
+.PHONY: all test bench clean probe fuzz fuzzers
 all: probe $(APPS)
 
 # Report what the toolchain offers (STYLE.md point 11).
@@ -149,6 +156,18 @@ $(BUILD)/bench_%: $(BUILD)/bench/bench_%.o $(BUILD)/libvdm.a
 
 bench: $(BENCHES)
 	@for b in $(BENCHES); do $$b; done
+
+# libFuzzer targets, one binary per tests/fuzz/fuzz_<target>.cpp, in build/fuzz-clang/;
+# run one with a corpus folder: build/fuzz-clang/fuzz_idx -max_total_time=60 CORPUS
+# (tests/fuzz_test.sh makes the seed corpus and runs each briefly).
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.cpp)
+FUZZERS   := $(FUZZ_SRCS:tests/fuzz/%.cpp=$(BUILD)/%)
+fuzz:
+	$(MAKE) FUZZ=1 CXX=clang++ CUDA=0 fuzzers
+fuzzers: $(FUZZERS)
+.PRECIOUS: $(BUILD)/tests/fuzz/%.o
+$(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/libvdm.a
+	$(CXX) $(LDFLAGS) -fsanitize=fuzzer $^ -o $@ $(LDLIBS)
 
 clean:
 	rm -rf build $(APP_SRCS:apps/%.cpp=%)
