@@ -88,7 +88,7 @@ ifeq ($(CUDA),1)
   LDLIBS   += $(CUDA_LIBS)
 endif
 
-LIB_DIRS := tensor tensor/cpu autodiff nn vdm datasets
+LIB_DIRS := tensor tensor/cpu autodiff nn vdm datasets codec
 LIB_SRCS := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp))
 LIB_OBJS := $(LIB_SRCS:%.cpp=$(BUILD)/%.o)
 ifeq ($(CUDA),1)
