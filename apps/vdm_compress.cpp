@@ -1,0 +1,126 @@
+// vdm_compress: lossless compression of images with a trained VDM, by bits-back
+// coding of its discrete-time latent chain with rANS (docs/vdm.md#bits-back-coding).
+// Reads the first --n images of an IDX file (raw or gzip), writes a .vdmz file that
+// vdm_decompress turns back into the same bytes, and reports the file's size in
+// bits per dimension beside the discrete-time bound with the same T, measured on
+// the very trajectories that were coded. The last stdout line is JSON.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include "apps/common/checkpoint_path.h"
+#include "apps/common/device.h"
+#include "apps/common/flags.h"
+#include "codec/vdmz_file.h"
+#include "datasets/idx.h"
+#include "vdm/bits_back.h"
+#include "vdm/checkpoint.h"
+
+using namespace vdm;
+
+int main(int argc, char** argv) {
+    return run_app([&] {
+        std::string ckpt, in_path, out_path;
+        int64_t n = 0, seed = 0;
+        BitsBackOptions options;
+        Flags flags("vdm_compress", "lossless compression of images by bits-back coding with a trained VDM");
+        flags.group("files");
+        flags.add("ckpt", &ckpt, "checkpoint file, or a run folder, written by train_mnist (required)");
+        flags.add("in", &in_path, "IDX file of uint8 images (N, H, W) or (N, C, H, W), raw or .gz (required)");
+        flags.add("n", &n, 0, INT64_MAX, "images to compress: the first N (0: all of them)");
+        flags.add("out", &out_path, "the compressed file to write (required)");
+        flags.group("code");
+        flags.add("T", &options.T, 1, 100000, "steps of the discrete-time latent chain");
+        flags.add("bin", &options.bin, 0.0, 1.0,
+                  "bin width of each latent's grid, in units of the smaller sigma it is coded with");
+        flags.add("range", &options.range, 0.0, 1e3, "the latent grid covers [-range, range]");
+        flags.add("seed", &seed, 0, INT64_MAX, "seed of the initial bits the first image borrows");
+        DeviceFlags device_flags(flags);
+        if (!flags.parse(argc, argv)) return 0;
+        VDM_CHECK(!ckpt.empty(), "--ckpt is required (see --help)");
+        VDM_CHECK(!in_path.empty(), "--in is required (see --help)");
+        VDM_CHECK(!out_path.empty(), "--out is required (see --help)");
+        const Device device = device_flags.select();
+        ckpt = resolve_checkpoint(ckpt);
+        const auto start = std::chrono::steady_clock::now();
+
+        TrainedModel trained = load_ema_model(ckpt, device);
+        const Vdm& model = *trained.model;
+        const ScoreNetConfig& net = model.config.net;
+        const IdxArray images = read_idx(in_path);
+        const std::vector<int64_t>& dims = images.dims;
+        const bool fits = (dims.size() == 3 && net.image_channels == 1 && dims[1] == net.height &&
+                           dims[2] == net.width) ||
+                          (dims.size() == 4 && dims[1] == net.image_channels && dims[2] == net.height &&
+                           dims[3] == net.width);
+        std::string shape;
+        for (int64_t size : dims) shape += (shape.empty() ? "(" : ", ") + std::to_string(size);
+        VDM_CHECK(fits, in_path, ": holds ", shape, "), not the ", net.image_channels, "x", net.height, "x",
+                  net.width, " images the model codes");
+        if (n == 0) n = dims[0];
+        VDM_CHECK(n <= dims[0], "--n ", n, " exceeds the ", dims[0], " images in ", in_path);
+        const int64_t D = model.image_size();
+
+        const BitsBackCoder coder(model, options);
+        std::fprintf(stderr, "%s: step %lld; compressing %lld images of %s on %s\n", ckpt.c_str(),
+                     (long long)trained.step, (long long)n, in_path.c_str(), device_description(device).c_str());
+        std::fprintf(stderr, "T = %lld steps; latent grids over [-%g, %g], bins of %g sigma: %lld values for z_0, %lld for z_1\n",
+                     (long long)options.T, options.range, options.range, options.bin,
+                     (long long)coder.grid(0).size(), (long long)coder.grid(options.T).size());
+
+        RansStack stack{uint64_t(seed)};
+        ImageCode total;
+        double bound_sq = 0;
+        auto last = start;
+        for (int64_t k = 0; k < n; ++k) {
+            const ImageCode code = coder.encode(stack, images.data.data() + k * D);
+            total.code_length += code.code_length, total.trajectory += code.trajectory;
+            total.prior += code.prior, total.recon += code.recon, total.diffusion += code.diffusion;
+            bound_sq += code.bound() * code.bound();
+            const auto now = std::chrono::steady_clock::now();
+            if (std::chrono::duration<double>(now - last).count() >= 1.0 || k + 1 == n) {
+                last = now;
+                const double elapsed = std::chrono::duration<double>(now - start).count();
+                std::fprintf(stderr, "compressed %lld/%lld images: %.4f bpd coded, bound %.4f; %.2f img/s, ETA %.0fs\n",
+                             (long long)k + 1, (long long)n, total.code_length / (double(k + 1) * D * std::log(2.0)),
+                             total.bound() / (double(k + 1) * D * std::log(2.0)), double(k + 1) / elapsed,
+                             elapsed / double(k + 1) * double(n - k - 1));
+            }
+        }
+
+        VdmzFile file;
+        file.model_fingerprint = model_fingerprint(model);
+        file.computation_fingerprint = coder.computation_fingerprint();
+        file.images = uint64_t(n);
+        file.channels = uint32_t(net.image_channels), file.rows = uint32_t(net.height), file.cols = uint32_t(net.width);
+        file.pixels_crc = crc32_of(images.data.data(), size_t(n * D));
+        file.T = uint64_t(options.T), file.bin = options.bin, file.range = options.range, file.seed = uint64_t(seed);
+        file.state = stack.state(), file.initial_words_read = stack.initial_words_read(), file.words = stack.words();
+        const uint64_t bytes = write_vdmz(out_path, file);
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+        // bits per dimension: the file less the initial words it carries, whole file, bound
+        const double dims_total = double(n) * double(D), to_bpd = 1.0 / (dims_total * std::log(2.0));
+        const double initial_bits = 32.0 * double(stack.initial_words_read());
+        const double bpd = (8.0 * double(bytes) - initial_bits) / dims_total;
+        const double bound = total.bound() * to_bpd;
+        const double bound_mean = total.bound() / double(n);
+        const double bound_stderr = n > 1 ? std::sqrt(std::fmax(bound_sq / double(n) - bound_mean * bound_mean, 0.0) /
+                                                      double(n - 1)) / (double(D) * std::log(2.0))
+                                          : 0.0;
+        std::fprintf(stderr, "%s: %llu bytes, %.4f bpd (+ %.0f initial bits: %.4f bpd with them); bound %.4f +- %.4f "
+                             "(prior %.5f + recon %.5f + diffusion %.4f), gap %+.2f%%\n",
+                     out_path.c_str(), (unsigned long long)bytes, bpd, initial_bits, 8.0 * double(bytes) / dims_total,
+                     bound, bound_stderr, total.prior * to_bpd, total.recon * to_bpd, total.diffusion * to_bpd,
+                     100.0 * (bpd / bound - 1.0));
+        std::printf("{\"images\": %lld, \"bytes\": %llu, \"bits_per_dim\": %.6f, \"bits_per_dim_with_initial\": %.6f, "
+                    "\"initial_bits\": %.0f, \"bound_bpd\": %.6f, \"bound_bpd_stderr\": %.6f, \"prior\": %.6f, "
+                    "\"recon\": %.6f, \"diffusion\": %.6f, \"coded_bpd\": %.6f, \"trajectory_bpd\": %.6f, "
+                    "\"gap\": %.6f, \"T\": %lld, \"bin\": %g, \"range\": %g, \"images_per_s\": %.4f, \"seconds\": %.2f}\n",
+                    (long long)n, (unsigned long long)bytes, bpd, 8.0 * double(bytes) / dims_total, initial_bits, bound,
+                    bound_stderr, total.prior * to_bpd, total.recon * to_bpd, total.diffusion * to_bpd,
+                    total.code_length * to_bpd, total.trajectory * to_bpd, bpd / bound - 1.0, (long long)options.T,
+                    options.bin, options.range, double(n) / seconds, seconds);
+        return 0;
+    });
+}
