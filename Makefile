@@ -159,13 +159,13 @@ bench: $(BENCHES)
 
 # libFuzzer targets, one binary per tests/fuzz/fuzz_<target>.cpp, in build/fuzz-clang/;
 # run one with a corpus folder: build/fuzz-clang/fuzz_idx -max_total_time=60 CORPUS
-# (tests/fuzz_test.sh makes the seed corpus and runs each briefly).
+# (tests/fuzz/run.sh makes the seed corpus and runs each briefly).
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.cpp)
 FUZZERS   := $(FUZZ_SRCS:tests/fuzz/%.cpp=$(BUILD)/%)
 fuzz:
 	$(MAKE) FUZZ=1 CXX=clang++ CUDA=0 fuzzers
 fuzzers: $(FUZZERS)
-.PRECIOUS: $(BUILD)/tests/fuzz/%.o
+.PRECIOUS: $(BUILD)/%.o
 $(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/libvdm.a
 	$(CXX) $(LDFLAGS) -fsanitize=fuzzer $^ -o $@ $(LDLIBS)
 

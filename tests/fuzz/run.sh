@@ -14,7 +14,7 @@ mkdir -p "$artifacts"
 
 # --- seeds: valid files, then mutations of them
 corpus=$tmp/corpus
-mkdir -p "$corpus"/{idx,safetensors,png,flags}
+mkdir -p "$corpus"/{idx,safetensors,png,flags,vdmz}
 images=$data/t10k-images-idx3-ubyte labels=$data/t10k-labels-idx1-ubyte
 for f in "$images" "$labels"; do
     base=$(basename "$f")
@@ -31,12 +31,16 @@ ckpt=$tmp/run/checkpoint.safetensors
 cp "$ckpt" "$corpus/safetensors/valid"
 head -c 2000 "$ckpt" >"$corpus/safetensors/cut"
 { head -c 8 "$ckpt"; printf '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}'; } >"$corpus/safetensors/header"
+"$apps/vdm_compress" --ckpt "$ckpt" --in "$images" --n 2 --T 2 --out "$corpus/vdmz/valid" >/dev/null 2>&1 ||
+    { fail "no .vdmz file for the seed"; exit 1; }
+head -c 150 "$corpus/vdmz/valid" >"$corpus/vdmz/cut"
+{ head -c 40 "$corpus/vdmz/valid"; printf '\xff'; tail -c +42 "$corpus/vdmz/valid"; } >"$corpus/vdmz/flipped"
 printf -- '--count\n5\n--rate\n0.3\n--choice\nb\n--on\n--text\nhello' >"$corpus/flags/all"
 printf -- '--count=7\n--rate=1\n--choice=a' >"$corpus/flags/equals"
 printf -- '--help' >"$corpus/flags/help"
 
 # --- run each target
-for target in idx safetensors png flags; do
+for target in idx safetensors png flags vdmz; do
     bin=$fuzzers/fuzz_$target
     [ -x "$bin" ] || { fail "$bin is missing (make fuzz)"; continue; }
     log=$tmp/$target.log
