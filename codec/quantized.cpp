@@ -2,6 +2,7 @@
 #include "codec/quantized.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace vdm {
 
@@ -29,6 +30,12 @@ GaussianWindow::GaussianWindow(const LatentGrid& grid_, double mean_, double sig
     lo = std::max<int64_t>(0, centre - reach);
     width = std::min<int64_t>(grid_.size() - 1, centre + reach) - lo + 1;
     phi_lo = phi(0);
+    tail_mass = std::fmax(1.0 - (phi(width) - phi_lo), 0.0);
+    uint64_t bits;  // splitmix64 of the mean's bits
+    std::memcpy(&bits, &mean, sizeof bits);
+    bits = (bits ^ (bits >> 30)) * 0xbf58476d1ce4e5b9ull;
+    bits = (bits ^ (bits >> 27)) * 0x94d049bb133111ebull;
+    escape = has_escape() ? int64_t((bits ^ (bits >> 31)) % uint64_t(width + 1)) : width;
 }
 
 // The escape's second part: the grid values outside the window, equally likely.
@@ -40,15 +47,15 @@ UniformSymbols outside(const LatentGrid& grid, const GaussianWindow& w) { return
 
 void push_latent(RansStack& stack, const LatentGrid& grid, double mean, double sigma, int64_t j) {
     const GaussianWindow window(grid, mean, sigma);
-    if (j >= window.lo && j < window.lo + window.width) return push_symbol(stack, window, j - window.lo);
+    if (j >= window.lo && j < window.lo + window.width) return push_symbol(stack, window, window.position(j - window.lo));
     push_symbol(stack, outside(grid, window), j < window.lo ? j : j - window.width);
-    push_symbol(stack, window, window.width);
+    push_symbol(stack, window, window.escape);
 }
 
 int64_t pop_latent(RansStack& stack, const LatentGrid& grid, double mean, double sigma) {
     const GaussianWindow window(grid, mean, sigma);
-    const int64_t k = pop_symbol(stack, window);
-    if (k < window.width) return window.lo + k;
+    const int64_t p = pop_symbol(stack, window);
+    if (p != window.escape) return window.lo + (p < window.escape ? p : p - 1);
     const int64_t u = pop_symbol(stack, outside(grid, window));
     return u < window.lo ? u : u + window.width;
 }

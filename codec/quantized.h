@@ -73,18 +73,24 @@ struct UniformSymbols {
     double cdf(int64_t j) const { return double(j) / double(n); }
 };
 
-// N(mean, sigma^2) on a window of the grid, mean +- kWindowSigmas sigma: symbol k < W
-// is grid value lo + k and holds the mass of its bin, symbol W is the escape and holds
-// the tails. A value outside the window is coded as the escape and then uniformly
-// over the grid values outside the window. The window keeps the slots that every symbol must get (W of
-// M) few, so a pop almost never lands in a far tail.
+// N(mean, sigma^2) on a window of the grid, mean +- kWindowSigmas sigma, plus an
+// escape: window value k is grid value lo + k and holds the mass of its bin, the
+// escape holds the tails. A value outside the window is coded as the escape and then
+// uniformly over the grid values outside the window. The window keeps the slots that
+// every symbol must get (W of M) few, so a pop almost never lands in a far tail.
+// In slot order the escape sits at `escape`, a position in 0..W that a hash of the
+// mean picks, not at an end: a pushed escape leaves its slot in the stream, and a later
+// pop that reads it should find an ordinary value of its own window there, not its own
+// escape (with the escape last, escapes would breed escapes).
 constexpr double kWindowSigmas = 8.0;
 struct GaussianWindow {
     GaussianWindow(const LatentGrid& grid, double mean, double sigma);
-    // The escape exists unless the window is the whole grid.
-    int64_t size() const { return width + (width < grid->size() ? 1 : 0); }
-    double cdf(int64_t k) const { return phi(k) - phi_lo; }
-    // Phi at the lower edge of window symbol k: erfc(-u / sqrt 2) / 2, accurate in both tails.
+    bool has_escape() const { return width < grid->size(); }  // none when the window is the grid
+    // Symbols in slot order: positions 0..size()-1.
+    int64_t size() const { return width + (has_escape() ? 1 : 0); }
+    double cdf(int64_t p) const { return p <= escape ? phi(p) - phi_lo : phi(p - 1) - phi_lo + tail_mass; }
+    int64_t position(int64_t k) const { return k < escape ? k : k + 1; }  // of window value k
+    // Phi at the lower edge of window value k: erfc(-u / sqrt 2) / 2, accurate in both tails.
     double phi(int64_t k) const {
         const double u = (grid->value(lo + k) - 0.5 * grid->bin - mean) / sigma;
         return 0.5 * std::erfc(-u * 0.7071067811865476);
@@ -92,7 +98,8 @@ struct GaussianWindow {
     const LatentGrid* grid;
     double mean, sigma;
     int64_t lo, width;
-    double phi_lo;
+    int64_t escape;  // its position in slot order (width when there is none: never reached)
+    double phi_lo, tail_mass;
 };
 
 // Grid index j of a latent with N(mean, sigma^2): pushed as its window symbol, or as
