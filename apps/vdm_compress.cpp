@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
     return run_app([&] {
         std::string ckpt, in_path, out_path;
         int64_t n = 0, seed = 0;
+        bool reference = false;
         BitsBackOptions options;
         Flags flags("vdm_compress", "lossless compression of images by bits-back coding with a trained VDM");
         flags.group("files");
@@ -35,11 +36,12 @@ int main(int argc, char** argv) {
                   "bin width of each latent's grid, in units of the smaller sigma it is coded with");
         flags.add("range", &options.range, 0.0, 1e3, "the latent grid covers [-range, range]");
         flags.add("seed", &seed, 0, INT64_MAX, "seed of the initial bits the first image borrows");
+        flags.add_switch("reference-bound", &reference,
+                         "also estimate the T-step bound on trajectories drawn from independent random "
+                         "numbers, the yardstick for the code (doubles the time)");
         DeviceFlags device_flags(flags);
         if (!flags.parse(argc, argv)) return 0;
-        VDM_CHECK(!ckpt.empty(), "--ckpt is required (see --help)");
-        VDM_CHECK(!in_path.empty(), "--in is required (see --help)");
-        VDM_CHECK(!out_path.empty(), "--out is required (see --help)");
+        flags.require({"ckpt", "in", "out"});
         const Device device = device_flags.select();
         ckpt = resolve_checkpoint(ckpt);
         const auto start = std::chrono::steady_clock::now();
@@ -69,21 +71,27 @@ int main(int argc, char** argv) {
                      (long long)coder.grid(0).size(), (long long)coder.grid(options.T).size());
 
         RansStack stack{uint64_t(seed)};
+        Rng reference_rng{uint64_t(seed)};
         ImageCode total;
-        double bound_sq = 0;
+        double bound_sq = 0, reference_sum = 0, reference_sq = 0;
         auto last = start;
         for (int64_t k = 0; k < n; ++k) {
             const ImageCode code = coder.encode(stack, images.data.data() + k * D);
             total.code_length += code.code_length, total.trajectory += code.trajectory;
             total.prior += code.prior, total.recon += code.recon, total.diffusion += code.diffusion;
             bound_sq += code.bound() * code.bound();
+            if (reference) {
+                const double b = coder.sample_bound(images.data.data() + k * D, reference_rng).bound();
+                reference_sum += b, reference_sq += b * b;
+            }
             const auto now = std::chrono::steady_clock::now();
             if (std::chrono::duration<double>(now - last).count() >= 1.0 || k + 1 == n) {
                 last = now;
                 const double elapsed = std::chrono::duration<double>(now - start).count();
+                const double bits_per_dim = double(k + 1) * double(D) * std::log(2.0);
                 std::fprintf(stderr, "compressed %lld/%lld images: %.4f bpd coded, bound %.4f; %.2f img/s, ETA %.0fs\n",
-                             (long long)k + 1, (long long)n, total.code_length / (double(k + 1) * D * std::log(2.0)),
-                             total.bound() / (double(k + 1) * D * std::log(2.0)), double(k + 1) / elapsed,
+                             (long long)k + 1, (long long)n, total.code_length / bits_per_dim,
+                             total.bound() / bits_per_dim, double(k + 1) / elapsed,
                              elapsed / double(k + 1) * double(n - k - 1));
             }
         }
@@ -99,28 +107,39 @@ int main(int argc, char** argv) {
         const uint64_t bytes = write_vdmz(out_path, file);
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-        // bits per dimension: the file less the initial words it carries, whole file, bound
-        const double dims_total = double(n) * double(D), to_bpd = 1.0 / (dims_total * std::log(2.0));
+        // bits per dimension: the file less the initial words it carries, the whole file, the bounds
+        const double dims_total = double(n) * double(D), nats_per_bpd = double(D) * std::log(2.0);
         const double initial_bits = 32.0 * double(stack.initial_words_read());
         const double bpd = (8.0 * double(bytes) - initial_bits) / dims_total;
-        const double bound = total.bound() * to_bpd;
-        const double bound_mean = total.bound() / double(n);
-        const double bound_stderr = n > 1 ? std::sqrt(std::fmax(bound_sq / double(n) - bound_mean * bound_mean, 0.0) /
-                                                      double(n - 1)) / (double(D) * std::log(2.0))
-                                          : 0.0;
-        std::fprintf(stderr, "%s: %llu bytes, %.4f bpd (+ %.0f initial bits: %.4f bpd with them); bound %.4f +- %.4f "
-                             "(prior %.5f + recon %.5f + diffusion %.4f), gap %+.2f%%\n",
+        auto mean_bpd = [&](double nats) { return nats / double(n) / nats_per_bpd; };
+        auto stderr_bpd = [&](double sum, double sum_sq) {  // of the mean over images
+            const double mean = sum / double(n);
+            return n < 2 ? 0.0
+                         : std::sqrt(std::fmax(sum_sq / double(n) - mean * mean, 0.0) / double(n - 1)) / nats_per_bpd;
+        };
+        const double bound = mean_bpd(total.bound());
+        std::fprintf(stderr, "%s: %llu bytes, %.4f bpd (+ %.0f initial bits: %.4f bpd with them); bound on the coded "
+                             "trajectories %.4f +- %.4f (prior %.5f + recon %.5f + diffusion %.4f), gap %+.2f%%\n",
                      out_path.c_str(), (unsigned long long)bytes, bpd, initial_bits, 8.0 * double(bytes) / dims_total,
-                     bound, bound_stderr, total.prior * to_bpd, total.recon * to_bpd, total.diffusion * to_bpd,
-                     100.0 * (bpd / bound - 1.0));
+                     bound, stderr_bpd(total.bound(), bound_sq), mean_bpd(total.prior), mean_bpd(total.recon),
+                     mean_bpd(total.diffusion), 100.0 * (bpd / bound - 1.0));
+        std::string reference_json;
+        if (reference) {
+            const double r = mean_bpd(reference_sum), r_stderr = stderr_bpd(reference_sum, reference_sq);
+            std::fprintf(stderr, "reference bound (independent draws) %.4f +- %.4f, gap %+.2f%%\n", r, r_stderr,
+                         100.0 * (bpd / r - 1.0));
+            reference_json = "\"reference_bound_bpd\": " + std::to_string(r) + ", \"reference_bound_stderr\": " +
+                             std::to_string(r_stderr) + ", \"reference_gap\": " + std::to_string(bpd / r - 1.0) + ", ";
+        }
         std::printf("{\"images\": %lld, \"bytes\": %llu, \"bits_per_dim\": %.6f, \"bits_per_dim_with_initial\": %.6f, "
                     "\"initial_bits\": %.0f, \"bound_bpd\": %.6f, \"bound_bpd_stderr\": %.6f, \"prior\": %.6f, "
                     "\"recon\": %.6f, \"diffusion\": %.6f, \"coded_bpd\": %.6f, \"trajectory_bpd\": %.6f, "
-                    "\"gap\": %.6f, \"T\": %lld, \"bin\": %g, \"range\": %g, \"images_per_s\": %.4f, \"seconds\": %.2f}\n",
+                    "\"gap\": %.6f, %s\"T\": %lld, \"bin\": %g, \"range\": %g, \"images_per_s\": %.4f, \"seconds\": %.2f}\n",
                     (long long)n, (unsigned long long)bytes, bpd, 8.0 * double(bytes) / dims_total, initial_bits, bound,
-                    bound_stderr, total.prior * to_bpd, total.recon * to_bpd, total.diffusion * to_bpd,
-                    total.code_length * to_bpd, total.trajectory * to_bpd, bpd / bound - 1.0, (long long)options.T,
-                    options.bin, options.range, double(n) / seconds, seconds);
+                    stderr_bpd(total.bound(), bound_sq), mean_bpd(total.prior), mean_bpd(total.recon),
+                    mean_bpd(total.diffusion), mean_bpd(total.code_length), mean_bpd(total.trajectory),
+                    bpd / bound - 1.0, reference_json.c_str(), (long long)options.T, options.bin, options.range,
+                    double(n) / seconds, seconds);
         return 0;
     });
 }

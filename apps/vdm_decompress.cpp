@@ -27,9 +27,7 @@ int main(int argc, char** argv) {
         flags.add("out", &out_path, "IDX file of the images to write, raw (required)");
         DeviceFlags device_flags(flags);
         if (!flags.parse(argc, argv)) return 0;
-        VDM_CHECK(!ckpt.empty(), "--ckpt is required (see --help)");
-        VDM_CHECK(!in_path.empty(), "--in is required (see --help)");
-        VDM_CHECK(!out_path.empty(), "--out is required (see --help)");
+        flags.require({"ckpt", "in", "out"});
         const Device device = device_flags.select();
         ckpt = resolve_checkpoint(ckpt);
         const auto start = std::chrono::steady_clock::now();

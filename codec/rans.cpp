@@ -66,6 +66,15 @@ void RansStack::pop(RansInterval s) {
     }
 }
 
+void RansStack::whiten() {  // splitmix64's finalizer over the bits above the slot
+    const RansState high = state_ >> kRansPrecision;
+    uint64_t h = uint64_t(high) ^ uint64_t(high >> 64) * 0x9e3779b97f4a7c15ull;
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+    h ^= h >> 31;
+    state_ ^= RansState(h & (kRansTotal - 1));
+}
+
 double RansStack::net_bits() const {
     return 32.0 * (double(words_.size()) - double(initial_read_)) + std::log2(double(state_)) -
            std::log2(double(first_state(seed_)));

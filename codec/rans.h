@@ -45,6 +45,11 @@ public:
     // interval holds it, then pops that interval.
     uint64_t peek() const { return uint64_t(state_) & (kRansTotal - 1); }
     void pop(RansInterval symbol);
+    // XORs the slot bits (the low 31 bits of the state) with a hash of the bits above
+    // them. A bijection of the state, its own inverse, that leaves the code length as it
+    // is: a pop after it reads bits that look random even when the pushes below did not
+    // leave random ones (a symbol the model found unlikely, a model that is off).
+    void whiten();
 
     RansState state() const { return state_; }
     const std::vector<uint32_t>& words() const { return words_; }

@@ -79,6 +79,21 @@ TEST_CASE("rANS: pops from an empty stack borrow initial words, and pushing back
     CHECK_FALSE(other_seed.at_start());
 }
 
+TEST_CASE("rANS: whitening is its own inverse and keeps the code length") {
+    const Known known({0.5, 0.3, 0.2});
+    RansStack stack(4);
+    Rng rng(6);
+    for (int k = 0; k < 1000; ++k) push_symbol(stack, known.dist(), int64_t(rng.below(3)));
+    const RansState before = stack.state();
+    const double bits = stack.net_bits();
+    stack.whiten();
+    CHECK(stack.state() != before);
+    CHECK((stack.state() >> kRansPrecision) == (before >> kRansPrecision));  // only the slot bits change
+    CHECK(stack.net_bits() == doctest::Approx(bits).epsilon(1e-9));
+    stack.whiten();
+    CHECK(stack.state() == before);
+}
+
 TEST_CASE("rANS: pops from random bits draw symbols with the distribution's frequencies") {
     Rng rng(3);
     RansStack stack(5);

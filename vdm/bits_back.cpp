@@ -3,7 +3,6 @@
 #include "vdm/bits_back.h"
 
 #include <cmath>
-#include <cstring>
 
 #include "vdm/decoder.h"
 #include "vdm/diffusion_loss.h"
@@ -33,25 +32,35 @@ struct Gaussians {
     }
 };
 
-// One symbol per pixel, pushed in the sequence `order` and popped in its reverse, so
+// One symbol per pixel, pushed in pixel order 0..D-1 and popped in the reverse, so
 // each undoes the other.
 template <typename PushOne>
-void push_pixels(const std::vector<int64_t>& symbols, const std::vector<int64_t>& order, PushOne push_one) {
-    for (int64_t d : order) push_one(d, symbols[size_t(d)]);
+void push_pixels(const std::vector<int64_t>& symbols, PushOne push_one) {
+    for (size_t d = 0; d < symbols.size(); ++d) push_one(d, symbols[d]);
 }
 template <typename PopOne>
-std::vector<int64_t> pop_pixels(const std::vector<int64_t>& order, PopOne pop_one) {
-    std::vector<int64_t> symbols(order.size(), 0);
-    for (auto d = order.rbegin(); d != order.rend(); ++d) symbols[size_t(*d)] = pop_one(*d);
+std::vector<int64_t> pop_pixels(size_t pixels, PopOne pop_one) {
+    std::vector<int64_t> symbols(pixels, 0);
+    for (size_t d = pixels; d-- > 0;) symbols[d] = pop_one(d);
     return symbols;
 }
-void push_latent(RansStack& stack, const LatentGrid& grid, const Gaussians& g, const std::vector<int64_t>& order,
-                 const std::vector<int64_t>& z) {
-    push_pixels(z, order, [&](int64_t d, int64_t j) { push_latent(stack, grid, g.mean[size_t(d)], g.sigma, j); });
+
+// A latent, pixel by pixel. The latents the encoder pops (the q's) are drawn from
+// whitened bits (RansStack::whiten before each pop, and after each push that undoes
+// one); the p's are not (docs/vdm.md#bits-back-coding).
+enum class Whiten { No, Yes };
+void push_latent(RansStack& stack, const LatentGrid& grid, const Gaussians& g, const std::vector<int64_t>& z,
+                 Whiten whiten) {
+    push_pixels(z, [&](size_t d, int64_t j) {
+        push_latent(stack, grid, g.mean[d], g.sigma, j);
+        if (whiten == Whiten::Yes) stack.whiten();
+    });
 }
-std::vector<int64_t> pop_latent(RansStack& stack, const LatentGrid& grid, const Gaussians& g,
-                                const std::vector<int64_t>& order) {
-    return pop_pixels(order, [&](int64_t d) { return pop_latent(stack, grid, g.mean[size_t(d)], g.sigma); });
+std::vector<int64_t> pop_latent(RansStack& stack, const LatentGrid& grid, const Gaussians& g, Whiten whiten) {
+    return pop_pixels(g.mean.size(), [&](size_t d) {
+        if (whiten == Whiten::Yes) stack.whiten();
+        return pop_latent(stack, grid, g.mean[d], g.sigma);
+    });
 }
 
 Var host_var(const std::vector<double>& values, const Shape& shape) {
@@ -69,7 +78,7 @@ std::vector<double> grid_values(const LatentGrid& grid, const std::vector<int64_
 // log-probabilities (D x 256).
 struct PixelCdfs {
     std::vector<double> log_p, cumulative;
-    Categorical at(int64_t d) const { return {&cumulative[size_t(d) * (kPixelValues + 1)], kPixelValues}; }
+    Categorical at(size_t d) const { return {&cumulative[d * (kPixelValues + 1)], kPixelValues}; }
 };
 PixelCdfs pixel_cdfs(const std::vector<double>& z0, double gamma_0) {
     const int64_t D = int64_t(z0.size());
@@ -116,10 +125,7 @@ Gaussians standard_normal(int64_t pixels) { return {std::vector<double>(size_t(p
 
 BitsBackCoder::BitsBackCoder(const Vdm& model, const BitsBackOptions& options)
     : model_(model), options_(options) {
-    const int64_t T = options.T, D = model.image_size();
-    for (int64_t d = 0; d < D; ++d) natural_order_.push_back(d);
-    Rng shuffle_rng(kShuffleSeed);
-    shuffled_order_ = random_permutation(D, shuffle_rng);
+    const int64_t T = options.T;
     VDM_CHECK(T >= 1, "bits-back: T = ", T, " must be at least 1");
     std::vector<double> t(size_t(T + 1));
     for (int64_t i = 0; i <= T; ++i) t[size_t(i)] = double(i) / double(T);
@@ -143,47 +149,64 @@ std::vector<double> BitsBackCoder::eps_hat(const std::vector<double>& z_t, int64
 }
 
 ImageCode BitsBackCoder::encode(RansStack& stack, const uint8_t* pixels) const {
+    return walk(pixels, &stack, nullptr);
+}
+
+ImageCode BitsBackCoder::sample_bound(const uint8_t* pixels, Rng& rng) const { return walk(pixels, nullptr, &rng); }
+
+ImageCode BitsBackCoder::walk(const uint8_t* pixels, RansStack* stack, Rng* rng) const {
     NoGradGuard no_grad;
     const Shape shape = model_.image_shape(1);
     const int64_t D = model_.image_size(), T = options_.T;
-    const double start_bits = stack.net_bits();
+    const double start_bits = stack ? stack->net_bits() : 0.0;
+    // A latent drawn from its q: popped from the stack, or drawn by the Rng and rounded
+    // to the grid; one coded with its p: pushed onto the stack, if there is one.
+    auto draw = [&](const LatentGrid& grid, const Gaussians& q) {
+        if (stack) return pop_latent(*stack, grid, q, Whiten::Yes);
+        std::vector<int64_t> z(size_t(D), 0);
+        for (size_t d = 0; d < z.size(); ++d) z[d] = grid.nearest(q.mean[d] + q.sigma * rng->normal());
+        return z;
+    };
+    auto code = [&](const LatentGrid& grid, const Gaussians& p, const std::vector<int64_t>& z) {
+        if (stack) push_latent(*stack, grid, p, z, Whiten::No);
+    };
     Var x(vdm::encode(pixels, shape, DType::F64));
-    ImageCode code;
+    ImageCode terms;
 
     const Gaussians q0 = marginal(x, gamma_[0]);
-    std::vector<int64_t> z = pop_latent(stack, grids_[0], q0, shuffled_order_);  // z_0 ~ q(z_0 | x)
+    std::vector<int64_t> z = draw(grids_[0], q0);  // z_0 ~ q(z_0 | x)
     std::vector<double> z_value = grid_values(grids_[0], z);
-    code.trajectory += q0.log_density(z_value);
+    terms.trajectory += q0.log_density(z_value);
 
     const PixelCdfs decoder = pixel_cdfs(z_value, gamma_[0]);  // x with p(x | z_0)
     const std::vector<int64_t> x_symbols(pixels, pixels + D);
-    push_pixels(x_symbols, natural_order_, [&](int64_t d, int64_t v) { push_symbol(stack, decoder.at(d), v); });
-    for (int64_t d = 0; d < D; ++d) code.recon -= decoder.log_p[size_t(d * kPixelValues + x_symbols[size_t(d)])];
-    code.trajectory += code.recon;
+    if (stack) push_pixels(x_symbols, [&](size_t d, int64_t v) { push_symbol(*stack, decoder.at(d), v); });
+    for (int64_t d = 0; d < D; ++d) terms.recon -= decoder.log_p[size_t(d * kPixelValues + x_symbols[size_t(d)])];
+    terms.trajectory += terms.recon;
 
     for (int64_t i = 1; i <= T; ++i) {
         const double gamma_s = gamma_[size_t(i - 1)], gamma_t = gamma_[size_t(i)];
         const Gaussians q = transition(z_value, shape, gamma_s, gamma_t);
-        const std::vector<int64_t> z_t = pop_latent(stack, grids_[size_t(i)], q, shuffled_order_);  // z_t ~ q(z_t | z_s)
+        const std::vector<int64_t> z_t = draw(grids_[size_t(i)], q);  // z_t ~ q(z_t | z_s)
         const std::vector<double> z_t_value = grid_values(grids_[size_t(i)], z_t);
-        code.trajectory += q.log_density(z_t_value);
+        terms.trajectory += q.log_density(z_t_value);
 
         Var z_t_var = host_var(z_t_value, shape), eps = host_var(eps_hat(z_t_value, i), shape);
         const Gaussians p = reverse(z_t_var, eps, gamma_s, gamma_t);
-        push_latent(stack, grids_[size_t(i - 1)], p, natural_order_, z);  // z_s with p(z_s | z_t)
-        code.trajectory -= p.log_density(z_value);
+        code(grids_[size_t(i - 1)], p, z);  // z_s with p(z_s | z_t)
+        terms.trajectory -= p.log_density(z_value);
         // KL(q(z_s | z_t, x) || p(z_s | z_t)): the discrete term of one step (T = 1)
         Var gt = host_scalar(gamma_t);
-        code.diffusion += item(diffusion_loss_discrete(eps_from_x(z_t_var, gt, x), eps, gt, host_scalar(gamma_s), 1));
+        terms.diffusion += item(diffusion_loss_discrete(eps_from_x(z_t_var, gt, x), eps, gt, host_scalar(gamma_s), 1));
         z = z_t, z_value = z_t_value;
     }
 
     const Gaussians prior = standard_normal(D);
-    push_latent(stack, grids_[size_t(T)], prior, natural_order_, z);  // z_1 with N(0, I)
-    code.trajectory -= prior.log_density(z_value);
-    code.prior = item(prior_kl(reshape(x, Shape{1, D}), host_scalar(gamma_[size_t(T)])));
-    code.code_length = (stack.net_bits() - start_bits) * std::log(2.0);
-    return code;
+    code(grids_[size_t(T)], prior, z);  // z_1 with N(0, I)
+    terms.trajectory -= prior.log_density(z_value);
+    terms.prior = item(prior_kl(reshape(x, Shape{1, D}), host_scalar(gamma_[size_t(T)])));
+    if (stack) terms.code_length = (stack->net_bits() - start_bits) * std::log(2.0);
+    return terms;
 }
 
 std::vector<uint8_t> BitsBackCoder::decode(RansStack& stack) const {
@@ -191,23 +214,23 @@ std::vector<uint8_t> BitsBackCoder::decode(RansStack& stack) const {
     const Shape shape = model_.image_shape(1);
     const int64_t D = model_.image_size(), T = options_.T;
 
-    std::vector<int64_t> z = pop_latent(stack, grids_[size_t(T)], standard_normal(D), natural_order_);
+    std::vector<int64_t> z = pop_latent(stack, grids_[size_t(T)], standard_normal(D), Whiten::No);
     std::vector<double> z_value = grid_values(grids_[size_t(T)], z);
     for (int64_t i = T; i >= 1; --i) {
         const double gamma_s = gamma_[size_t(i - 1)], gamma_t = gamma_[size_t(i)];
         const Gaussians p = reverse(host_var(z_value, shape), host_var(eps_hat(z_value, i), shape), gamma_s, gamma_t);
-        const std::vector<int64_t> z_s = pop_latent(stack, grids_[size_t(i - 1)], p, natural_order_);
+        const std::vector<int64_t> z_s = pop_latent(stack, grids_[size_t(i - 1)], p, Whiten::No);
         const std::vector<double> z_s_value = grid_values(grids_[size_t(i - 1)], z_s);
-        push_latent(stack, grids_[size_t(i)], transition(z_s_value, shape, gamma_s, gamma_t), shuffled_order_, z);
+        push_latent(stack, grids_[size_t(i)], transition(z_s_value, shape, gamma_s, gamma_t), z, Whiten::Yes);
         z = z_s, z_value = z_s_value;
     }
 
     const PixelCdfs decoder = pixel_cdfs(z_value, gamma_[0]);
     const std::vector<int64_t> x_symbols =
-        pop_pixels(natural_order_, [&](int64_t d) { return pop_symbol(stack, decoder.at(d)); });
+        pop_pixels(size_t(D), [&](size_t d) { return pop_symbol(stack, decoder.at(d)); });
     std::vector<uint8_t> pixels(x_symbols.begin(), x_symbols.end());
-    push_latent(stack, grids_[0], marginal(Var(vdm::encode(pixels.data(), shape, DType::F64)), gamma_[0]),
-                shuffled_order_, z);
+    push_latent(stack, grids_[0], marginal(Var(vdm::encode(pixels.data(), shape, DType::F64)), gamma_[0]), z,
+                Whiten::Yes);
     return pixels;
 }
 

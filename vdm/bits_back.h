@@ -13,10 +13,10 @@
 // Each latent z_{t_i} lives on its own uniform grid (codec/quantized.h) over
 // [-range, range], with a bin of `bin` times the smaller standard deviation of the two
 // Gaussians that code it, so every Gaussian spans the same few hundred bins whatever
-// its scale. A latent's pixels are pushed in one order and popped in the reverse; the
-// latents the encoder pops (the q Gaussians) use a fixed shuffle of the pixels, the
-// others the natural order, so that a pop never reads the bits just pushed for the
-// same pixel (docs/vdm.md#bits-back-coding: mirrored orders bias the code upward).
+// its scale. A latent's pixels are pushed in order 0..D-1 and popped in the reverse.
+// The encoder's pops read the bits its previous pushes left, which are random only as
+// far as the model fits; each of them is drawn from whitened bits (RansStack::whiten),
+// else the draws drift off q and the code grows (docs/vdm.md#bits-back-coding).
 // Every interval is computed in double from the network's output on
 // one image at a time, the same way on both sides (computation_fingerprint checks).
 #pragma once
@@ -50,6 +50,11 @@ public:
 
     // Pushes one image (D uint8 pixels) onto the stack.
     ImageCode encode(RansStack& stack, const uint8_t* pixels) const;
+    // The same terms on a trajectory drawn from rng instead of popped from a stack (no
+    // code_length): an unbiased estimate of the image's T-step bound. A code's pops read
+    // bits the previous pushes left, not perfectly random ones, so its trajectories
+    // are drawn slightly off q (docs/vdm.md#bits-back-coding); this is the yardstick.
+    ImageCode sample_bound(const uint8_t* pixels, Rng& rng) const;
     // Pops the image on top of the stack.
     std::vector<uint8_t> decode(RansStack& stack) const;
 
@@ -64,6 +69,10 @@ public:
     uint64_t computation_fingerprint() const;
 
 private:
+    // The encoder's order for one image: each latent drawn from its q (popped from the
+    // stack, or drawn from rng when there is none) and coded with its p (pushed onto
+    // the stack, if any); the terms summed on the way.
+    ImageCode walk(const uint8_t* pixels, RansStack* stack, Rng* rng) const;
     // eps_hat(z_{t_i}; gamma(t_i)) of one image, on the model's device, as doubles.
     std::vector<double> eps_hat(const std::vector<double>& z_t, int64_t i) const;
 
@@ -71,9 +80,6 @@ private:
     BitsBackOptions options_;
     std::vector<double> gamma_;     // gamma(t_i), i = 0..T, as the schedule computes it
     std::vector<LatentGrid> grids_;  // of z_{t_i}, i = 0..T
-    // Pixel orders: 0..D-1, and a fixed shuffle for the latents the encoder pops.
-    static constexpr uint64_t kShuffleSeed = 0x5eedb175;
-    std::vector<int64_t> natural_order_, shuffled_order_;
 };
 
 // FNV-1a over the model's parameter names, shapes and values: which model coded a file.

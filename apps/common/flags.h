@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <exception>
 #include <functional>
+#include <initializer_list>
 #include <set>
 #include <string>
 #include <vector>
@@ -96,6 +97,10 @@ public:
 
     // Whether the command line set this flag (as opposed to its default).
     bool given(const std::string& name) const { return given_.count(name) > 0; }
+    // A one-line error for the first of `names` the command line did not set.
+    void require(std::initializer_list<const char*> names) const {
+        for (const char* name : names) VDM_CHECK(given(name), "--", name, " is required (see --help)");
+    }
     // Every flag the command line set.
     const std::set<std::string>& given_flags() const { return given_; }
 
