@@ -2,7 +2,7 @@
 # vdm_compress and vdm_decompress from the command line, with a tiny model trained on
 # the synthetic IDX dataset of cli_helpers.sh:
 #  - a round trip returns the images byte for byte, raw or gzip input, (N, H, W) or
-#    (N, 1, H, W), also when compressed on 2 threads and decompressed on 1;
+#    (N, 1, H, W), --skip, also when compressed on 2 threads and decompressed on 1;
 #  - both end with a JSON line holding the keys the README names;
 #  - another model, a truncated file, a flipped byte, a foreign file, bad flags,
 #    images of another size: one line on stderr and exit 1, and no output file.
@@ -51,6 +51,12 @@ roundtrip gzip --in "$tmp/images.gz" --threads 1 --bin 0.25 --seed 9
 { printf '\x00\x00\x08\x04'; be32 3; be32 1; be32 28; be32 28; tail -c +17 "$images" | head -c $((3 * 784)); } >"$tmp/nchw.idx"
 roundtrip nchw --in "$tmp/nchw.idx"
 
+# --skip: the last 3 of the 12 images
+"$apps/vdm_compress" --ckpt "$tmp/m1" --in "$images" --skip 9 --T 4 --out "$tmp/last3.vdmz" >/dev/null 2>&1 &&
+    "$apps/vdm_decompress" --ckpt "$tmp/m1" --in "$tmp/last3.vdmz" --out "$tmp/last3.idx" >/dev/null 2>&1 &&
+    cmp -s <(tail -c +17 "$tmp/last3.idx") <(tail -c $((3 * 784)) "$images") &&
+    pass "round trip of --skip 9: images 9-11" || fail "round trip of --skip 9"
+
 last=$(tail -1 "$tmp/raw.c.json")
 for key in '"images": 3' '"bytes": ' '"bits_per_dim": ' bits_per_dim_with_initial initial_bits bound_bpd gap '"T": 4' seconds; do
     [[ $last == *"$key"* ]] || fail "vdm_compress's last line lacks $key: $last"
@@ -79,7 +85,9 @@ expect_error vdm_decompress "cannot open" --ckpt "$tmp/m1" --in "$tmp/none.vdmz"
 
 write_idx "$tmp/small.idx" 2 14 14
 expect_error vdm_compress "not the 1x28x28 images" --ckpt "$tmp/m1" --in "$tmp/small.idx" --out "$tmp/y.vdmz"
-expect_error vdm_compress "exceeds" --ckpt "$tmp/m1" --in "$images" --n 13 --out "$tmp/y.vdmz"
+expect_error vdm_compress "exceed the 12 images" --ckpt "$tmp/m1" --in "$images" --n 13 --out "$tmp/y.vdmz"
+expect_error vdm_compress "exceed the 12 images" --ckpt "$tmp/m1" --in "$images" --skip 10 --n 3 --out "$tmp/y.vdmz"
+expect_error vdm_compress "leaves none" --ckpt "$tmp/m1" --in "$images" --skip 12 --out "$tmp/y.vdmz"
 expect_error vdm_compress "no checkpoint" --ckpt "$tmp" --in "$images" --out "$tmp/y.vdmz"
 [ ! -e "$tmp/y.vdmz" ] && pass "no compressed file after the errors" || fail "a compressed file was written"
 exit $status

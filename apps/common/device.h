@@ -18,7 +18,9 @@ namespace vdm {
 // parse); select() then sets the OpenMP threads and returns the checked device.
 class DeviceFlags {
 public:
-    explicit DeviceFlags(Flags& flags, bool with_precision = false) {
+    // default_threads: --threads when not given (0: all cores).
+    explicit DeviceFlags(Flags& flags, bool with_precision = false, int64_t default_threads = 0)
+        : threads(default_threads) {
         flags.group("device");
         flags.add("threads", &threads, 0, 1024, "OpenMP threads (0: all cores)");
         flags.add_choice("device", &device, {"cpu", "cuda"}, "where the model runs");
