@@ -31,11 +31,9 @@ GaussianWindow::GaussianWindow(const LatentGrid& grid_, double mean_, double sig
     width = std::min<int64_t>(grid_.size() - 1, centre + reach) - lo + 1;
     phi_lo = phi(0);
     tail_mass = std::fmax(1.0 - (phi(width) - phi_lo), 0.0);
-    uint64_t bits;  // splitmix64 of the mean's bits
+    uint64_t bits;
     std::memcpy(&bits, &mean, sizeof bits);
-    bits = (bits ^ (bits >> 30)) * 0xbf58476d1ce4e5b9ull;
-    bits = (bits ^ (bits >> 27)) * 0x94d049bb133111ebull;
-    escape = has_escape() ? int64_t((bits ^ (bits >> 31)) % uint64_t(width + 1)) : width;
+    escape = has_escape() ? int64_t(mix64(bits) % uint64_t(width + 1)) : width;
 }
 
 // The escape's second part: the grid values outside the window, equally likely.

@@ -66,12 +66,9 @@ void RansStack::pop(RansInterval s) {
     }
 }
 
-void RansStack::whiten() {  // splitmix64's finalizer over the bits above the slot
+void RansStack::whiten() {
     const RansState high = state_ >> kRansPrecision;
-    uint64_t h = uint64_t(high) ^ uint64_t(high >> 64) * 0x9e3779b97f4a7c15ull;
-    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
-    h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
-    h ^= h >> 31;
+    const uint64_t h = mix64(uint64_t(high) ^ uint64_t(high >> 64) * 0x9e3779b97f4a7c15ull);
     state_ ^= RansState(h & (kRansTotal - 1));
 }
 

@@ -32,6 +32,14 @@ struct RansInterval {
 
 using RansState = unsigned __int128;
 
+// splitmix64's finalizer: a bijection of 64-bit words that spreads every input bit
+// over the output (used where a slot position must look random).
+inline uint64_t mix64(uint64_t x) {
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
 class RansStack {
 public:
     // An empty stack on the initial bits of seed.
