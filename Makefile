@@ -1,6 +1,7 @@
 # vdm.cpp build.  make | make test | make clean
 # Switches: SANITIZE=1 (address+undefined), DEBUG=1 (-O0 -g), WERROR=1, CXX=clang++, BUILD_DIR=dir, FUZZ=1 (make fuzz),
-# CUDA=1 / CUDA=0 (default: 1 when nvcc is found on PATH or in /usr/local/cuda/bin).
+# CUDA=1 / CUDA=0 (default: 1 when nvcc is found on PATH or in /usr/local/cuda/bin),
+# MPI=1 / MPI=0 (default: 1 when mpicxx is found on PATH; data-parallel runs under mpirun).
 # Objects go to build/<variant>/, app binaries to the repo root.
 
 CXX      ?= g++
@@ -58,10 +59,28 @@ ifeq ($(CUDA),1)
   CUDA_LIBS := -L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcublas -lcudart
 endif
 
+# --- MPI (distributed/): the compiler stays $(CXX); mpicxx only says where MPI is.
+MPICXX ?= $(shell command -v mpicxx 2>/dev/null)
+MPI ?= $(if $(MPICXX),1,0)
+ifeq ($(FUZZ),1)
+  MPI := 0
+endif
+ifeq ($(MPI),1)
+  ifeq ($(MPICXX),)
+    $(error MPI=1 but mpicxx was not found (install an MPI, e.g. Debian's libopenmpi-dev, or MPI=0))
+  endif
+  VARIANT   := $(VARIANT)-mpi
+  # MPI's headers as system headers (no warnings of theirs), and its C library only.
+  MPI_FLAGS := $(patsubst -I%,-isystem %,$(shell $(MPICXX) --showme:compile 2>/dev/null || \
+                                                 $(MPICXX) -compile-info | cut -d' ' -f2-))
+  MPI_LIBS  := $(filter-out -lmpi_cxx -lmpicxx,$(shell $(MPICXX) --showme:link 2>/dev/null || \
+                                                      $(MPICXX) -link-info | cut -d' ' -f2-))
+endif
+
 # BUILD_DIR=path puts a build elsewhere (apps too), e.g. to keep two builds apart.
 BUILD    := $(or $(BUILD_DIR),build/$(VARIANT))
 # The default build puts the apps at the repo root; other variants keep theirs in BUILD.
-APP_DIR  := $(if $(and $(filter release release-cuda,$(VARIANT)),$(if $(BUILD_DIR),,1)),.,$(BUILD))
+APP_DIR  := $(if $(and $(filter release release-cuda release-mpi release-cuda-mpi,$(VARIANT)),$(if $(BUILD_DIR),,1)),.,$(BUILD))
 # The apps at the repo root come from whichever variant built them last: a stamp
 # named after the variant makes a switch (CUDA=0 <-> CUDA=1) relink them.
 ROOT_STAMP := $(if $(filter .,$(APP_DIR)),build/root-apps.$(VARIANT))
@@ -87,8 +106,12 @@ ifeq ($(CUDA),1)
   CXXFLAGS += -DVDM_CUDA=1
   LDLIBS   += $(CUDA_LIBS)
 endif
+ifeq ($(MPI),1)
+  CXXFLAGS += -DVDM_MPI=1 $(MPI_FLAGS)
+  LDLIBS   += $(MPI_LIBS)
+endif
 
-LIB_DIRS := tensor tensor/cpu autodiff nn vdm datasets codec
+LIB_DIRS := tensor tensor/cpu autodiff nn vdm datasets codec distributed
 LIB_SRCS := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp))
 LIB_OBJS := $(LIB_SRCS:%.cpp=$(BUILD)/%.o)
 ifeq ($(CUDA),1)
@@ -117,6 +140,11 @@ ifeq ($(CUDA),1)
 	  && echo "  ✓ GPU: $$(nvidia-smi -L | head -n 1)" || echo "  ✗ no GPU visible: CUDA tests will skip"
 else
 	@echo "  ✗ CUDA backend off (CUDA=0 or no nvcc): CPU only"
+endif
+ifeq ($(MPI),1)
+	@echo "  ✓ MPI: $$($(MPICXX) --showme:version 2>/dev/null || echo $(MPICXX)) (mpirun -np N for data parallelism)"
+else
+	@echo "  ✗ MPI off (MPI=0 or no mpicxx): one process per run"
 endif
 
 $(BUILD)/%.o: %.cpp

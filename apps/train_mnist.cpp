@@ -11,6 +11,8 @@
 // second signal exits at once); a failed write is one line of error
 // (apps/common/signals.h). A step with NaN/Inf is skipped (vdm/trainer.h) and
 // reported; --max-nonfinite of them in a row stop the run, naming the op.
+// Under `mpirun -np N` (an MPI build) the N processes share each batch of --batch
+// images (distributed/communicator.h); rank 0 alone writes files and progress.
 #include <omp.h>
 
 #include <chrono>
@@ -78,6 +80,8 @@ int main(int argc, char** argv) {
         int64_t steps = 2000, eval_every = 500, log_every = 50, val_n = 2000;
         int64_t sample_n = 64, sample_steps = 200, max_nonfinite = 5;
         std::string inject_nan;
+        Communicator& comm = world();
+        const bool writer = comm.root();  // the one process that writes files and progress
         Flags flags("train_mnist", "train a Variational Diffusion Model and report bits per dimension");
         flags.group("data");
         DataFlags data_flags(flags);
@@ -119,6 +123,8 @@ int main(int argc, char** argv) {
         flags.add("sample-n", &sample_n, 0, 1024, "samples in the final grid (0: none)");
         flags.add("sample-steps", &sample_steps, 1, 100000, "ancestral steps for the final grid");
         DeviceFlags device_flags(flags, true);
+        flags.add("mpi-timeout", &comm.timeout_seconds, 1.0, 1e6,
+                  "under mpirun: seconds a process waits for the others before stopping the run");
         if (!flags.parse(argc, argv)) return 0;
         const Device device = device_flags.select();  // before any data is read
         std::string inject_op;
@@ -163,7 +169,7 @@ int main(int argc, char** argv) {
             cfg = saved;
         }
 
-        const std::string dir = data_flags.resolve(tc.dataset);
+        const std::string dir = data_flags.resolve(tc.dataset, comm);
         Dataset train = load_split(dir, Split::Train);
         if (resume.empty()) {
             mc.net.image_channels = train.channels;
@@ -180,19 +186,25 @@ int main(int argc, char** argv) {
         if (out_dir.empty())
             out_dir = "runs/" + tc.dataset + "-" + cfg.model.schedule + "-" + cfg.model.loss +
                       (cfg.model.objective == "vlb" ? "" : "-" + cfg.model.objective);
-        std::filesystem::create_directories(out_dir);
         const std::string ckpt_path = out_dir + "/checkpoint.safetensors";
         const std::string metrics_path = out_dir + "/metrics.jsonl";
-        std::ofstream metrics(metrics_path, resume.empty() ? std::ios::trunc : std::ios::app);
-        VDM_CHECK(metrics.good(), metrics_path, ": cannot open for writing");
+        std::ofstream metrics;  // rank 0's; the other processes write nothing
+        if (writer) {
+            std::filesystem::create_directories(out_dir);
+            metrics.open(metrics_path, resume.empty() ? std::ios::trunc : std::ios::app);
+            VDM_CHECK(metrics.good(), metrics_path, ": cannot open for writing");
+        }
 
         const ScoreNet& net = trainer.model->net;
         const double flops_per_step = 3.0 * double(net.flops_per_image()) * double(cfg.train.batch);
-        std::fprintf(stderr,
+        const std::string processes =
+            comm.size() > 1 ? " x " + std::to_string(comm.size()) + " processes (mpirun)" : "";
+        if (writer)
+            std::fprintf(stderr,
                      "data: %s (%lld train, %lld val, %lldx%lldx%lld)\n"
                      "model: %lld parameters, %.0f MFLOP/image forward; channels %lld, blocks %lld, attention %s, "
                      "fourier %s; schedule %s, loss %s%s, objective %s\n"
-                     "training: steps %lld..%lld, batch %lld, lr %g, on %s, %s products -> %s\n",
+                     "training: steps %lld..%lld, batch %lld, lr %g, on %s%s, %s products -> %s\n",
                      dir.c_str(), (long long)split.train.size(), (long long)split.val.size(),
                      (long long)train.channels, (long long)train.height, (long long)train.width,
                      (long long)trainer.model->parameter_count(), double(net.flops_per_image()) / 1e6,
@@ -202,12 +214,14 @@ int main(int argc, char** argv) {
                      cfg.model.loss == "discrete" ? (" T=" + std::to_string(cfg.model.T)).c_str() : "",
                      cfg.model.objective.c_str(),
                      (long long)trainer.steps_done + 1, (long long)steps, (long long)cfg.train.batch,
-                     cfg.train.lr, device_description(device).c_str(), device_flags.precision.c_str(), out_dir.c_str());
+                     cfg.train.lr, device_description(device).c_str(), processes.c_str(),
+                     device_flags.precision.c_str(), out_dir.c_str());
 
         auto evaluate = [&] {
             trainer.ema->swap(trainer.params);  // evaluate the EMA weights
-            BpdEstimate e = evaluate_bpd(*trainer.model, train, val, 100, 1);
+            BpdEstimate e = evaluate_bpd(*trainer.model, train, val, 100, 1, {}, comm);
             trainer.ema->swap(trainer.params);
+            if (!writer) return e;
             std::fprintf(stderr, "step %lld: val bpd %.4f +- %.4f (prior %.4f, recon %.4f, diffusion %.4f) on %lld images\n",
                          (long long)trainer.steps_done, e.bpd, e.bpd_stderr, e.prior, e.recon,
                          e.diffusion, (long long)e.n);
@@ -219,11 +233,22 @@ int main(int argc, char** argv) {
             return e;
         };
 
-        auto write_pictures = [&] {
+        // The checkpoint, then the pictures (rank 0's files).
+        auto save = [&](bool pictures) {
+            if (!writer) return;
+            save_checkpoint(trainer, ckpt_path);
+            if (!pictures) return;
             write_curves_svg(out_dir + "/curves.svg", metrics_path);
             trainer.ema->swap(trainer.params);
             write_schedule_svg(out_dir + "/schedule.svg", *trainer.model, cfg.model);
             trainer.ema->swap(trainer.params);
+        };
+        // A signal may reach the processes at different steps: they stop together,
+        // at the first step after any of them got one.
+        auto interrupted = [&] {
+            std::vector<double> requests = {interrupt_requested() ? 1.0 : 0.0};
+            comm.sum(requests);
+            return requests[0] > 0.0;
         };
 
         auto start = std::chrono::steady_clock::now(), last_print = start;
@@ -243,13 +268,14 @@ int main(int argc, char** argv) {
                       inject_op, "' ran at step ", step, " (op names: the first argument of record() in autodiff/)");
             if (s.skipped) {
                 if (trainer.skipped_in_a_row == 1) first_nonfinite_op = s.nonfinite_op;
-                std::fprintf(stderr, "step %lld: NaN/Inf (%s); update skipped (%lld in a row, %lld in all)\n",
+                if (writer)
+                    std::fprintf(stderr, "step %lld: NaN/Inf (%s); update skipped (%lld in a row, %lld in all)\n",
                              (long long)step, s.nonfinite_op.c_str(), (long long)trainer.skipped_in_a_row,
                              (long long)trainer.skipped_total);
                 VDM_CHECK(trainer.skipped_in_a_row < max_nonfinite, "stopping at step ", step, ": ",
                           max_nonfinite, " steps in a row had NaN/Inf; the first came from ", first_nonfinite_op);
             }
-            if (step % log_every == 0 || step == steps) {
+            if (writer && (step % log_every == 0 || step == steps)) {
                 metrics << "{\"step\": " << step;
                 if (log_window.count > 0) {
                     last_logged = log_window.mean();
@@ -263,7 +289,7 @@ int main(int argc, char** argv) {
                 log_window = Window();
             }
             auto now = std::chrono::steady_clock::now();
-            if (print_window.count > 0 &&
+            if (writer && print_window.count > 0 &&
                 (std::chrono::duration<double>(now - last_print).count() >= 1.0 || step == steps)) {
                 // speed over this print window only (evaluations excluded, see below)
                 const double per_step = std::chrono::duration<double>(now - last_print).count() /
@@ -278,22 +304,23 @@ int main(int argc, char** argv) {
                 print_window = Window();
                 last_print = now;
             }
-            if (eval_every > 0 && step % eval_every == 0 && step != steps && !interrupt_requested()) {
+            const bool stop = interrupted();
+            if (eval_every > 0 && step % eval_every == 0 && step != steps && !stop) {
                 last_eval = evaluate();
-                save_checkpoint(trainer, ckpt_path);
-                write_pictures();
+                save(true);
                 last_print = std::chrono::steady_clock::now();  // keep it out of the step speed
             }
-            if (interrupt_requested()) {
-                save_checkpoint(trainer, ckpt_path);
-                std::fprintf(stderr, "interrupted at step %lld: checkpoint %s (continue with --resume %s)\n",
+            if (stop) {
+                save(false);
+                if (writer)
+                    std::fprintf(stderr, "interrupted at step %lld: checkpoint %s (continue with --resume %s)\n",
                              (long long)step, ckpt_path.c_str(), ckpt_path.c_str());
                 return 130;
             }
         }
         last_eval = evaluate();
-        save_checkpoint(trainer, ckpt_path);
-        write_pictures();
+        save(true);
+        if (!writer) return 0;  // the samples and the report are rank 0's
         std::fprintf(stderr, "checkpoint: %s (curves.svg, schedule.svg beside it)\n", ckpt_path.c_str());
         std::string samples_path;
         if (sample_n > 0) {
@@ -315,11 +342,11 @@ int main(int argc, char** argv) {
                            ", \"device_mallocs\": " + std::to_string(m.mallocs);
         }
         std::printf("{\"step\": %lld, %s, \"val_bpd\": %s, \"val_bpd_stderr\": %s, \"checkpoint\": \"%s\", "
-                    "\"samples\": \"%s\", \"metrics\": \"%s\", %s, \"seconds\": %.1f}\n",
+                    "\"samples\": \"%s\", \"metrics\": \"%s\", %s, \"processes\": %d, \"seconds\": %.1f}\n",
                     (long long)trainer.steps_done, terms_json(last_logged, cfg.model.objective).c_str(),
                     json_number(last_eval.bpd).c_str(), json_number(last_eval.bpd_stderr).c_str(),
                     ckpt_path.c_str(), samples_path.c_str(), metrics_path.c_str(), device_json.c_str(),
-                    seconds);
+                    comm.size(), seconds);
         return 0;
     });
 }

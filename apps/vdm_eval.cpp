@@ -10,6 +10,8 @@
 // The last stdout line is JSON. --index K evaluates image K of the split alone (a batch
 // of one, its noise the first draws of Rng(seed)), so vdm_tour can reproduce that
 // image's three terms.
+// Under `mpirun -np N` (an MPI build) the processes split the bound's batches and add
+// up the sums (vdm/bpd.h); rank 0 alone prints. The ODE's bound is one process's work.
 #include <omp.h>
 
 #include <algorithm>
@@ -67,7 +69,12 @@ int main(int argc, char** argv) {
                          "div eps_hat by Hutchinson's estimator, or exactly with D "
                          "vector-Jacobian products per evaluation (tiny images only)");
         DeviceFlags device_flags(flags);
+        Communicator& comm = world();
+        flags.add("mpi-timeout", &comm.timeout_seconds, 1.0, 1e6,
+                  "under mpirun: seconds a process waits for the others before stopping the run");
         if (!flags.parse(argc, argv)) return 0;
+        VDM_CHECK(comm.size() == 1 || method == "vlb", "--method ", method, " runs in one process: the ODE's "
+                  "bound is not split across processes (mpirun -np 1, or --method vlb)");
         VDM_CHECK(!ckpt.empty(), "--ckpt is required (see --help)");
         const bool vlb = method != "ode", ode = method != "vlb";
         for (const char* ode_flag : {"ode-images", "rtol", "atol", "max-evals", "probes", "divergence"})
@@ -77,7 +84,7 @@ int main(int argc, char** argv) {
 
         TrainedModel trained = load_ema_model(ckpt, device);
         const RunConfig& cfg = trained.config;
-        const std::string dir = data_flags.resolve(cfg.train.dataset);
+        const std::string dir = data_flags.resolve(cfg.train.dataset, comm);
         Dataset data = load_split(dir, split == "test" ? Split::Test : Split::Train);
         std::vector<int64_t> indices;
         if (split == "test") {
@@ -94,25 +101,28 @@ int main(int argc, char** argv) {
         if (n > 0 && n < int64_t(indices.size())) indices.resize(size_t(n));
         const std::vector<int64_t> ode_indices(
             indices.begin(), indices.begin() + std::min<int64_t>(ode_images, int64_t(indices.size())));
-        std::fprintf(stderr, "%s: step %lld, %lld parameters; evaluating %lld %s images of %s on %s\n",
+        if (comm.root())
+            std::fprintf(stderr, "%s: step %lld, %lld parameters; evaluating %lld %s images of %s on %s%s\n",
                      ckpt.c_str(), (long long)trained.step,
                      (long long)trained.model->parameter_count(),
                      (long long)(vlb ? indices : ode_indices).size(), split.c_str(), dir.c_str(),
-                     device_description(device).c_str());
+                     device_description(device).c_str(),
+                     comm.size() > 1 ? (" x " + std::to_string(comm.size()) + " processes").c_str() : "");
 
         BpdEstimate e;
         if (vlb) {
             auto start = std::chrono::steady_clock::now(), last = start;
             e = evaluate_bpd(*trained.model, data, indices, batch, uint64_t(seed),
                              [&](int64_t done, int64_t total) {
-                if (seconds_since(last) < 1.0 && done < total) return;
+                if (!comm.root() || (seconds_since(last) < 1.0 && done < total)) return;
                 last = std::chrono::steady_clock::now();
                 const double elapsed = seconds_since(start);
                 std::fprintf(stderr, "evaluated %lld/%lld images, %.0f img/s, ETA %.0fs\n",
                              (long long)done, (long long)total, double(done) / elapsed,
                              elapsed / double(done) * double(total - done));
-            });
-            std::fprintf(stderr, "bpd %.4f +- %.4f = prior %.5f + recon %.5f + diffusion %.4f (%lld images)\n",
+            }, comm);
+            if (comm.root())
+                std::fprintf(stderr, "bpd %.4f +- %.4f = prior %.5f + recon %.5f + diffusion %.4f (%lld images)\n",
                          e.bpd, e.bpd_stderr, e.prior, e.recon, e.diffusion, (long long)e.n);
         }
 
@@ -152,6 +162,7 @@ int main(int argc, char** argv) {
                          "a dequantized bound, not the variational bound)\n",
                          o.bpd, o.bpd_stderr, (long long)o.n, o.network_evaluations, ode_seconds);
         }
+        if (!comm.root()) return 0;
         report_device_memory(device);
 
         std::printf("{");

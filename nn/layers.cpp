@@ -1,6 +1,8 @@
 // Linear, Conv2d, GroupNorm, Dropout.
 #include "nn/layers.h"
 
+#include <algorithm>
+
 #include "tensor/backend.h"
 
 namespace vdm {
@@ -41,7 +43,9 @@ Var Dropout::forward(const Var& x, Rng* rng) const {
     if (rng == nullptr || p_ <= 0.0) return x;
     // keep mask (u >= p) / (1 - p), u uniform at the stream positions this draw takes
     Tensor keep = Tensor::empty(x.shape(), x.dtype(), x.device());
-    const uint64_t offset = rng->take(uint64_t(keep.numel()));
+    // a batch-shaped draw: with a shared stream, this process's rows of the batch's mask
+    const int64_t rows = x.ndim() > 0 ? x.dim(0) : 1;
+    const uint64_t offset = rng->take_rows(rows, uint64_t(keep.numel() / std::max<int64_t>(rows, 1)));
     backend_for(x.device()).fill_keep_mask(keep, p_, rng->seed, offset);
     return x * Var(keep);
 }

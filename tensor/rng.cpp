@@ -3,7 +3,22 @@
 #include <numeric>
 #include <utility>
 
+#include "tensor/error.h"
+
 namespace vdm {
+
+BatchShare Rng::share_of(int64_t rows) const {
+    if (share.batch == 0) return BatchShare::whole(rows);
+    VDM_CHECK(rows == share.rows, "Rng: a draw of ", rows, " rows from a stream whose share is ",
+              share.rows, " rows (", share.begin, "..", share.begin + share.rows, " of ", share.batch, ")");
+    return share;
+}
+
+uint64_t Rng::take_rows(int64_t rows, uint64_t per_row) {
+    const BatchShare s = share_of(rows);
+    const uint64_t start = take(uint64_t(s.batch) * per_row);
+    return start + uint64_t(s.begin) * per_row;
+}
 
 std::vector<int64_t> random_permutation(int64_t n, Rng& rng) {
     std::vector<int64_t> perm(size_t(n > 0 ? n : 0));

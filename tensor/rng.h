@@ -59,12 +59,25 @@ VDM_HOST_DEVICE inline double keep_at(uint64_t seed, uint64_t index, double p) {
     return uniform_at(seed, index) >= p ? 1.0 / (1.0 - p) : 0.0;
 }
 
+// Rows [begin, begin + rows) of a batch of `batch` rows: one process's share of a batch
+// under data parallelism (distributed/communicator.h splits a batch this way).
+struct BatchShare {
+    int64_t begin = 0, rows = 0, batch = 0;
+    static BatchShare whole(int64_t batch) { return {0, batch, batch}; }
+};
+
 // A stream: a seed and how many positions have been used. Each draw of n numbers
 // takes positions [offset, offset + n) and advances the offset, so the state is two
 // integers that a checkpoint can store.
+//
+// A stream may also stand for one process's share of every batch-shaped draw
+// (`share`, not part of the state): take_rows then gives this process's rows of the
+// draw that the whole batch would take, and advances past all of it, so the processes'
+// rows together are exactly one process's draw of the whole batch.
 struct Rng {
     uint64_t seed = 0;
     uint64_t offset = 0;
+    BatchShare share;  // batch 0: no share, every draw is whole
 
     explicit Rng(uint64_t seed_ = 0, uint64_t offset_ = 0) : seed(seed_), offset(offset_) {}
     uint64_t take(uint64_t n) {
@@ -72,6 +85,10 @@ struct Rng {
         offset += n;
         return start;
     }
+    // The share a draw of `rows` rows stands for: `share`, or the whole of `rows`.
+    BatchShare share_of(int64_t rows) const;
+    // The first position of a draw of `rows` rows of `per_row` numbers each.
+    uint64_t take_rows(int64_t rows, uint64_t per_row);
     double uniform() { return uniform_at(seed, take(1)); }
     double normal() { return normal_at(seed, take(1)); }
     // Uniform integer in [0, n).

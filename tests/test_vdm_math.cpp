@@ -287,7 +287,7 @@ TEST_CASE("an ancestral step with the true eps has the posterior's mean and vari
 }
 
 TEST_CASE("antithetic times cover [0, 1) evenly and discretize to steps 1..T") {
-    Tensor t = antithetic_times(4, 0.9);
+    Tensor t = antithetic_times(BatchShare::whole(4), 0.9);
     CHECK(t.at(0) == doctest::Approx(0.9));
     CHECK(t.at(1) == doctest::Approx(0.15));
     CHECK(t.at(3) == doctest::Approx(0.65));

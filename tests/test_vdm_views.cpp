@@ -82,7 +82,7 @@ TEST_CASE("the DDPM gamma grid reproduces abar at every grid point") {
         CHECK(schedule.gamma_0().item() == doctest::Approx(std::log(1e-4 / (1 - 1e-4))).epsilon(1e-12));
         CHECK(schedule.gamma_1().item() == gamma.value().at(T - 1));
         // The discrete loss's steps land on the grid: discretize_times with T - 1 steps.
-        DiscreteTimes d = discretize_times(antithetic_times(5, 0.37), T - 1);
+        DiscreteTimes d = discretize_times(antithetic_times(BatchShare::whole(5), 0.37), T - 1);
         Tensor at_t = schedule.gamma(d.t).value();
         for (int64_t b = 0; b < 5; ++b) {
             const int64_t k = int64_t(std::llround(d.t.at(b) * double(T - 1)));

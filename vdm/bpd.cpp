@@ -44,37 +44,42 @@ double nats_to_bpd(double nats, int64_t dims) { return nats / (double(dims) * st
 
 BpdEstimate evaluate_bpd(const Vdm& model, const Dataset& data, const std::vector<int64_t>& indices,
                          int64_t batch, uint64_t seed,
-                         const std::function<void(int64_t, int64_t)>& progress) {
+                         const std::function<void(int64_t, int64_t)>& progress, const Communicator& comm) {
     check_images("evaluate_bpd", model, data, indices);
     NoGradGuard no_grad;
     Rng rng(seed);
     const int64_t D = model.image_size(), total = int64_t(indices.size());
-    double sum[3] = {0, 0, 0}, sum_sq_total = 0.0;
+    // sums of prior, recon, diffusion and of the total's square, in bpd
+    std::vector<double> sums(4, 0.0);
+    int64_t batch_number = 0;
     for_each_batch(data, indices, batch, [&](const uint8_t* pixels, const std::vector<int64_t>& idx) {
         const int64_t count = int64_t(idx.size());
-        BoundTerms terms = model.bound(pixels, model.draw_noise(count, rng));
+        const BoundNoise noise = model.draw_noise(count, rng);  // every process draws every batch's
+        if (batch_number++ % comm.size() != comm.rank()) return;  // another process's batch
+        BoundTerms terms = model.bound(pixels, noise);
         // (3 count): prior, recon, diffusion per image; one download per batch
         const std::vector<double> parts =
             concat({terms.prior, terms.recon, terms.diffusion}, 0).value().to_vector();
         for (int64_t b = 0; b < count; ++b) {
             double image_total = 0.0;
-            for (int64_t k = 0; k < 3; ++k) {
-                double bpd = nats_to_bpd(parts[size_t(k * count + b)], D);
-                sum[k] += bpd;
+            for (size_t k = 0; k < 3; ++k) {
+                double bpd = nats_to_bpd(parts[k * size_t(count) + size_t(b)], D);
+                sums[k] += bpd;
                 image_total += bpd;
             }
             VDM_CHECK(std::isfinite(image_total), "evaluate_bpd: the bound of image ",
                       idx[size_t(b)], " is ", image_total);
-            sum_sq_total += image_total * image_total;
+            sums[3] += image_total * image_total;
         }
     }, progress);
+    comm.sum(sums);
     BpdEstimate e;
     e.n = total;
-    e.prior = sum[0] / double(total);
-    e.recon = sum[1] / double(total);
-    e.diffusion = sum[2] / double(total);
+    e.prior = sums[0] / double(total);
+    e.recon = sums[1] / double(total);
+    e.diffusion = sums[2] / double(total);
     e.bpd = e.prior + e.recon + e.diffusion;
-    e.bpd_stderr = standard_error(e.bpd, sum_sq_total, total);
+    e.bpd_stderr = standard_error(e.bpd, sums[3], total);
     return e;
 }
 

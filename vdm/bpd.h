@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "datasets/dataset.h"
+#include "distributed/communicator.h"
 #include "vdm/model.h"
 #include "vdm/probability_flow.h"
 
@@ -27,9 +28,13 @@ struct BpdEstimate {
 // image from an Rng seeded with `seed` (so the estimate is reproducible), on the
 // model's device.
 // progress(done, total) is called after each batch, may be empty.
+// Over several processes (comm), process r evaluates batches r, r + N, ... (every
+// process draws every batch's noise, so each image sees the draws of a one-process
+// run) and the sums are added over processes; every process returns the estimate.
 BpdEstimate evaluate_bpd(const Vdm& model, const Dataset& data, const std::vector<int64_t>& indices,
                          int64_t batch, uint64_t seed,
-                         const std::function<void(int64_t, int64_t)>& progress = {});
+                         const std::function<void(int64_t, int64_t)>& progress = {},
+                         const Communicator& comm = world());
 
 // The ODE's dequantized bound (vdm/probability_flow.h ode_bpd) for data images
 // `indices` in batches, u and the probes of each batch from one Rng seeded with

@@ -59,11 +59,13 @@ BoundNoise Vdm::draw_noise(int64_t batch, Rng& rng) const {
     // The same stream positions on every device, so a GPU run draws the CPU run's noise.
     Backend& be = backend_for(device());
     BoundNoise noise;
-    noise.t = antithetic_times(batch, rng.uniform()).to(device());  // B numbers, made on the host
+    // A stream with a share (data parallelism) draws this process's rows of the batch's noise.
+    const uint64_t D = uint64_t(image_size());
+    noise.t = antithetic_times(rng.share_of(batch), rng.uniform()).to(device());  // made on the host
     noise.eps = Tensor::empty(image_shape(batch), dtype, device());
-    be.fill_normal(noise.eps, rng.seed, rng.take(uint64_t(noise.eps.numel())));
+    be.fill_normal(noise.eps, rng.seed, rng.take_rows(batch, D));
     noise.eps0 = Tensor::empty(Shape{batch, image_size()}, dtype, device());
-    be.fill_normal(noise.eps0, rng.seed, rng.take(uint64_t(noise.eps0.numel())));
+    be.fill_normal(noise.eps0, rng.seed, rng.take_rows(batch, D));
     return noise;
 }
 

@@ -59,7 +59,8 @@ class Vdm : public Module {
 public:
     Vdm(const VdmConfig& config, DType dtype, Rng& init_rng);
 
-    // Antithetic times, eps and eps0 for a batch of B images.
+    // Antithetic times, eps and eps0 for a batch of B images; when rng has a share
+    // (tensor/rng.h), B is the share's rows and these are its rows of the whole batch's.
     BoundNoise draw_noise(int64_t batch, Rng& rng) const;
 
     // The three terms for a batch of uint8 pixels (B, C, H, W) in host memory. The
@@ -75,6 +76,8 @@ public:
 
     // After loss.backward() with loss = scale * mean_b(total_b): moves the leaves'
     // gradients into the schedule (endpoints: bound; shape: d/d eta mean_b((scale L_b)^2)).
+    // With a share of the batch, loss = scale * sum over its rows / B: each process adds
+    // its rows' part of both, and the sum over processes is the whole batch's.
     void schedule_backward(const BoundTerms& terms, double scale) const;
 
     int64_t image_size() const;  // D = C H W

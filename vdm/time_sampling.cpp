@@ -7,11 +7,13 @@
 
 namespace vdm {
 
-Tensor antithetic_times(int64_t batch, double u) {
-    VDM_CHECK(batch >= 1, "antithetic_times: batch ", batch, " must be positive");
-    Tensor t = Tensor::empty(Shape{batch}, DType::F64);
-    for (int64_t k = 0; k < batch; ++k)
-        t.data<double>()[k] = std::fmod(u + double(k) / double(batch), 1.0);
+Tensor antithetic_times(const BatchShare& share, double u) {
+    VDM_CHECK(share.batch >= 1 && share.rows >= 1 && share.begin >= 0 && share.begin + share.rows <= share.batch,
+              "antithetic_times: rows ", share.begin, "..", share.begin + share.rows, " of a batch of ",
+              share.batch);
+    Tensor t = Tensor::empty(Shape{share.rows}, DType::F64);
+    for (int64_t k = 0; k < share.rows; ++k)
+        t.data<double>()[k] = std::fmod(u + double(share.begin + k) / double(share.batch), 1.0);
     return t;
 }
 

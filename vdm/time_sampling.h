@@ -4,12 +4,14 @@
 #pragma once
 #include <cstdint>
 
+#include "tensor/rng.h"
 #include "tensor/tensor.h"
 
 namespace vdm {
 
-// (B) times in [0, 1) from one uniform u; each is uniform on its own.
-Tensor antithetic_times(int64_t batch, double u);
+// The times of a share's rows, t_k for k in [begin, begin + rows), of a batch of B
+// times in [0, 1) from one uniform u; each is uniform on its own.
+Tensor antithetic_times(const BatchShare& share, double u);
 
 // The discrete step containing each time: (t(i), s(i)) for i = floor(t T) + 1.
 struct DiscreteTimes {

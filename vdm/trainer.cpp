@@ -23,11 +23,12 @@ RunConfig with_schedule_range(RunConfig c) {
 }  // namespace
 
 Trainer::Trainer(const RunConfig& cfg, const Dataset& data, std::vector<int64_t> indices,
-                 Device device)
+                 Device device, const Communicator& comm)
     : config(with_schedule_range(cfg)),
       noise_rng(noise_seed(cfg.train.seed)),
       dropout_rng(dropout_seed(cfg.train.seed)),
-      data_(data) {
+      data_(data),
+      comm_(comm) {
     VDM_CHECK(data.image_size() == cfg.model.net.image_channels * cfg.model.net.height *
                                        cfg.model.net.width,
               "trainer: the data's images (", data.channels, "x", data.height, "x", data.width,
@@ -46,6 +47,7 @@ Trainer::Trainer(const RunConfig& cfg, const Dataset& data, std::vector<int64_t>
     ema = std::make_unique<Ema>(params, cfg.train.ema_decay);
     sampler = std::make_unique<BatchSampler>(std::move(indices), cfg.train.batch,
                                              batch_seed(cfg.train.seed));
+    noise_rng.share = dropout_rng.share = comm.share(cfg.train.batch);
 }
 
 Trainer::Streams Trainer::streams() const { return {noise_rng, dropout_rng, sampler->state()}; }
@@ -58,13 +60,17 @@ void Trainer::restore(const Streams& s) {
 
 Var Trainer::loss_and_gradients(BoundTerms& terms) {
     const int64_t B = config.train.batch, D = model->image_size();
-    std::vector<uint8_t> pixels(size_t(B * D));
-    gather_images(data_, sampler->next(), pixels.data());
+    const BatchShare share = noise_rng.share;
+    const std::vector<int64_t> batch = sampler->next();  // the same on every process
+    const std::vector<int64_t> rows(batch.begin() + share.begin, batch.begin() + share.begin + share.rows);
+    std::vector<uint8_t> pixels(size_t(share.rows * D));
+    gather_images(data_, rows, pixels.data());
 
     const bool split = model->schedule->learned() && config.model.loss == "continuous";
-    terms = model->bound(pixels.data(), model->draw_noise(B, noise_rng), &dropout_rng, split);
+    terms = model->bound(pixels.data(), model->draw_noise(share.rows, noise_rng), &dropout_rng, split);
     const double to_bpd = 1.0 / (double(D) * std::log(2.0));
-    Var loss = mean(terms.train_total()) * to_bpd;  // vlb: the batch's mean bpd
+    // vlb: the batch's mean bpd, or this process's rows' part of it
+    Var loss = sum(terms.train_total()) * (to_bpd / double(B));
     if (!std::isfinite(loss.item())) return loss;
     loss.backward();
     model->schedule_backward(terms, to_bpd);
@@ -76,7 +82,7 @@ std::string Trainer::find_nonfinite_op(const Streams& before) {
     restore(before);
     const bool was_checking = check_finite_enabled();
     set_check_finite(true);
-    std::string where = "no op reproduced it with finite checks on";
+    std::string where;
     try {
         BoundTerms terms;
         loss_and_gradients(terms);
@@ -89,6 +95,30 @@ std::string Trainer::find_nonfinite_op(const Streams& before) {
     return where;
 }
 
+void Trainer::sum_gradients() {
+    if (comm_.size() == 1) return;
+    // One buffer: per parameter, 1 if this process has a gradient for it, then its values.
+    std::vector<double> flat;
+    for (const Parameter& p : params) {
+        const Tensor& grad = p.var.grad();
+        flat.push_back(grad.defined() ? 1.0 : 0.0);
+        const std::vector<double> values =
+            grad.defined() ? grad.to_vector() : std::vector<double>(size_t(p.var.numel()), 0.0);
+        flat.insert(flat.end(), values.begin(), values.end());
+    }
+    comm_.sum(flat);
+    auto at = flat.begin();
+    for (const Parameter& p : params) {
+        const bool any = *at++ > 0.0;
+        const auto end = at + p.var.numel();
+        p.var.zero_grad();
+        if (any)
+            p.var.accumulate_grad(Tensor::from_vector(p.var.shape(), std::vector<double>(at, end), p.var.dtype(),
+                                                      p.var.device()));
+        at = end;
+    }
+}
+
 StepStats Trainer::step() {
     const Streams before = streams();
     BoundTerms terms;
@@ -97,17 +127,25 @@ StepStats Trainer::step() {
     StepStats s;
     NoGradGuard no_grad;  // the statistics below are not part of the graph
     const int64_t D = model->image_size();
-    s.loss = loss.item();
-    s.bpd = model->objective == Objective::Vlb ? s.loss : nats_to_bpd(mean(terms.total()).item(), D);
-    s.prior = nats_to_bpd(mean(terms.prior).item(), D);
-    s.recon = nats_to_bpd(mean(terms.recon).item(), D);
-    s.diffusion = nats_to_bpd(mean(terms.diffusion).item(), D);
+    const double B = double(config.train.batch);
+    // This process's sums over its rows, then the whole batch's (sums over processes).
+    std::vector<double> sums = {loss.item(), sum(terms.total()).item(), sum(terms.prior).item(),
+                                sum(terms.recon).item(), sum(terms.diffusion).item()};
+    comm_.sum(sums);
+    s.loss = sums[0];
+    s.bpd = model->objective == Objective::Vlb ? s.loss : nats_to_bpd(sums[1] / B, D);
+    s.prior = nats_to_bpd(sums[2] / B, D);
+    s.recon = nats_to_bpd(sums[3] / B, D);
+    s.diffusion = nats_to_bpd(sums[4] / B, D);
+    if (std::isfinite(s.loss)) sum_gradients();  // every process has run backward
     s.grad_norm = std::isfinite(s.loss) ? clip_grad_norm(params, config.train.clip) : s.loss;
     ++steps_done;
     s.lr = warmup_lr(config.train.lr, steps_done, config.train.warmup);
     if (!std::isfinite(s.grad_norm)) {
         s.skipped = true;
-        s.nonfinite_op = find_nonfinite_op(before);
+        // the first process, in rank order, whose replay found the op
+        s.nonfinite_op = comm_.first_text(find_nonfinite_op(before));
+        if (s.nonfinite_op.empty()) s.nonfinite_op = "no op reproduced it with finite checks on";
         ++skipped_in_a_row, ++skipped_total;
         return s;
     }

@@ -13,12 +13,20 @@
 // A step whose loss or gradient norm is NaN or Inf changes nothing: no update, no EMA,
 // gradients cleared. It is replayed from the same batch and draws with finite
 // checking on (set_check_finite), which names the first op that produced the value.
+//
+// Data parallelism (distributed/communicator.h): with N processes each one draws the
+// whole batch's indices and takes its share of the rows; its noise and dropout streams
+// give its rows of the draws one process would make (tensor/rng.h), its loss is its
+// rows' part of the batch mean, and the gradients and statistics are summed over the
+// processes before clipping. Every process then holds the same state, the one a single
+// process would reach, up to the order of floating-point sums.
 #pragma once
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "datasets/dataset.h"
+#include "distributed/communicator.h"
 #include "nn/adamw.h"
 #include "nn/ema.h"
 #include "vdm/model.h"
@@ -57,8 +65,9 @@ struct StepStats {
 class Trainer {
 public:
     // data: the training split; indices: the images to train on (the rest is validation).
+    // comm: the processes that share each batch (world(): one, unless under mpirun).
     Trainer(const RunConfig& config, const Dataset& data, std::vector<int64_t> indices,
-            Device device = Device::CPU);
+            Device device = Device::CPU, const Communicator& comm = world());
 
     StepStats step();  // one step, or one skipped step (StepStats::skipped)
 
@@ -80,14 +89,19 @@ private:
     };
     Streams streams() const;
     void restore(const Streams& s);
-    // The next batch's bound, and the objective's gradients unless the loss (returned,
-    // in bpd for vlb) is not finite.
+    // This process's rows of the next batch: their bound, and their part of the
+    // objective's gradients unless their part of the loss (returned, in bpd for vlb)
+    // is not finite.
     Var loss_and_gradients(BoundTerms& terms);
-    // Replays the step that started at `before` with finite checks on; returns the
-    // error naming the first non-finite op. Leaves the streams where they were.
+    // Sums the gradients over the processes (nothing to do for one).
+    void sum_gradients();
+    // Replays this process's rows of the step that started at `before` with finite
+    // checks on; returns the error naming the first non-finite op, or "" when none
+    // was found. Leaves the streams where they were.
     std::string find_nonfinite_op(const Streams& before);
 
     const Dataset& data_;
+    const Communicator& comm_;
 };
 
 // Seeds of the separate random streams of a run with seed s.

@@ -10,6 +10,7 @@
 
 #include "apps/common/flags.h"
 #include "datasets/dataset.h"
+#include "distributed/communicator.h"
 
 namespace vdm {
 
@@ -29,6 +30,14 @@ public:
         const std::string fallback = default_data_dir(dataset);
         if (dir.empty() && !(root && *root) && !has_dataset_files(fallback)) download(dataset, fallback);
         return resolve_data_dir(dir, dataset);
+    }
+
+    // The same over several processes (mpirun): rank 0 first, so that only it fetches.
+    std::string resolve(const std::string& dataset, const Communicator& comm) const {
+        std::string found;
+        if (comm.root()) found = resolve(dataset);
+        comm.barrier();
+        return comm.root() ? found : resolve(dataset);
     }
 
     std::string dir;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "distributed/communicator.h"
 #include "tensor/error.h"
 #include "tensor/parse_number.h"
 
@@ -144,6 +145,7 @@ inline int run_app(const std::function<int()>& body) {
         return body();
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
+        stop_all_ranks(1);  // under mpirun the others cannot go on without this one
         return 1;
     }
 }
