@@ -81,17 +81,18 @@ int main(int argc, char** argv) {
         Samples samples = draw_samples(*trained.model, n, uint64_t(seed), opt);
         finish_work(device);
         double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        write_png_grid(*trained.model, samples.images, n, out);
+        write_png_grid(image_dims(*trained.model), samples.images, n, out);
         std::fprintf(stderr, "wrote %s\n", out.c_str());
         if (!save_idx.empty()) {
-            write_idx_images(*trained.model, samples.images, n, save_idx);
+            write_idx_images(image_dims(*trained.model), samples.images, n, save_idx);
             std::fprintf(stderr, "wrote %s\n", save_idx.c_str());
         }
         if (!trajectory_dir.empty()) {
             const int64_t frames = int64_t(trajectory.times.size());
             for (int64_t i = 0; i < n; ++i)
-                write_png_grid(*trained.model, trajectory_strip(trajectory, i, trained.model->image_size()),
-                               2 * frames, trajectory_dir + "/sample_" + std::to_string(i) + ".png", frames);
+                write_png_grid(image_dims(*trained.model),
+                               trajectory_strip(trajectory, i, trained.model->image_size()), 2 * frames,
+                               trajectory_dir + "/sample_" + std::to_string(i) + ".png", frames);
             std::string times;
             for (double t : trajectory.times) times += (times.empty() ? "" : " ") + std::to_string(t).substr(0, 5);
             std::fprintf(stderr, "wrote %lld strips to %s (z_t above x_hat at t = %s)\n", (long long)n,

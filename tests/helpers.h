@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "nn/module.h"
 #include "tensor/backend.h"
 #include "tensor/error.h"
 #include "tensor/tensor.h"
@@ -97,6 +98,19 @@ void check_error(F&& f, const std::string& path, const std::string& keyword) {
 }
 template <typename F> void check_error(F&& f, const std::string& expected) {
     check_error(std::forward<F>(f), std::vector<std::string>{expected});
+}
+
+// Every parameter of a module, as the leaves of gradcheck_leaves.
+inline std::vector<Var> leaves_of(const Module& m) {
+    std::vector<Var> out;
+    for (const Parameter& p : m.parameters()) out.push_back(p.var);
+    return out;
+}
+
+// N(0, scale^2) values in every parameter, so zero-initialized layers are exercised too.
+inline void randomize(const Module& m, uint64_t seed, double scale = 0.5) {
+    for (const Parameter& p : m.parameters())
+        p.var.data()->value = randn(p.var.shape(), seed++, scale, p.var.dtype());
 }
 
 }  // namespace vdm::test

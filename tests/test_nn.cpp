@@ -14,29 +14,13 @@
 
 using namespace vdm;
 
-namespace {
-
-std::vector<Var> leaves_of(const Module& m) {
-    std::vector<Var> out;
-    for (const Parameter& p : m.parameters()) out.push_back(p.var);
-    return out;
-}
-
-// Random values for every parameter, so zero-initialized layers are exercised too.
-void randomize(const Module& m, uint64_t seed) {
-    for (const Parameter& p : m.parameters())
-        p.var.data()->value = test::randn(p.var.shape(), seed++, 0.5, p.var.dtype());
-}
-
-}  // namespace
-
 TEST_CASE("layers pass a float64 gradient check w.r.t. inputs and parameters") {
     Rng rng(1);
     const Tensor x = test::randn(Shape{2, 4, 3, 5}, 2);
     const Tensor emb = test::randn(Shape{2, 6}, 3);
     SUBCASE("multi-head attention block") {
         AttentionBlock block(4, 2, 2, DType::F64, rng);
-        randomize(block, 10);
+        test::randomize(block, 10);
         // The key bias adds the same q.b to every score of a query, which softmax
         // ignores: its gradient is exactly zero, checked directly instead.
         std::vector<Var> leaves;
@@ -56,8 +40,8 @@ TEST_CASE("layers pass a float64 gradient check w.r.t. inputs and parameters") {
     }
     SUBCASE("ResNet block with time conditioning and a 1x1 skip") {
         ResnetBlock block(4, 6, 6, 2, 0.0, DType::F64, rng);
-        randomize(block, 20);
-        std::vector<Var> leaves = leaves_of(block);
+        test::randomize(block, 20);
+        std::vector<Var> leaves = test::leaves_of(block);
         Var input(x.clone(), true), e(emb.clone(), true);
         leaves.push_back(input);
         leaves.push_back(e);

@@ -15,14 +15,15 @@ void check_images(const char* what, const Vdm& model, const Dataset& data,
               data.image_size(), " values, the model's ", model.image_size());
 }
 
-// The standard error of the mean of n values with this mean and sum of squares.
+}  // namespace
+
+double nats_to_bpd(double nats, int64_t dims) { return nats / (double(dims) * std::log(2.0)); }
+
 double standard_error(double mean, double sum_sq, int64_t n) {
     const double variance = std::max(0.0, sum_sq / double(n) - mean * mean);
     return std::sqrt(variance / double(std::max<int64_t>(n - 1, 1)));
 }
 
-// fn(pixels, idx) for the images of indices in batches of at most `batch`, in order,
-// pixels (idx.size(), C, H, W) in host memory; progress(done, total) after each.
 void for_each_batch(const Dataset& data, const std::vector<int64_t>& indices, int64_t batch,
                     const std::function<void(const uint8_t*, const std::vector<int64_t>&)>& fn,
                     const std::function<void(int64_t, int64_t)>& progress) {
@@ -37,10 +38,6 @@ void for_each_batch(const Dataset& data, const std::vector<int64_t>& indices, in
         if (progress) progress(first + count, total);
     }
 }
-
-}  // namespace
-
-double nats_to_bpd(double nats, int64_t dims) { return nats / (double(dims) * std::log(2.0)); }
 
 BpdEstimate evaluate_bpd(const Vdm& model, const Dataset& data, const std::vector<int64_t>& indices,
                          int64_t batch, uint64_t seed,

@@ -17,6 +17,16 @@ namespace vdm {
 
 double nats_to_bpd(double nats, int64_t dims);
 
+// The standard error of the mean of n values with this mean and sum of squares.
+double standard_error(double mean, double sum_sq, int64_t n);
+
+// fn(pixels, idx) for the images of indices in batches of at most `batch`, in order,
+// pixels (idx.size(), C, H, W) in host memory; progress(done, total) after each (may
+// be empty). The batch loop of every evaluation (here and in baselines/).
+void for_each_batch(const Dataset& data, const std::vector<int64_t>& indices, int64_t batch,
+                    const std::function<void(const uint8_t*, const std::vector<int64_t>&)>& fn,
+                    const std::function<void(int64_t, int64_t)>& progress = {});
+
 // Means over images of each term in bpd, and the standard error of the total.
 struct BpdEstimate {
     double bpd = 0.0, bpd_stderr = 0.0;

@@ -1,6 +1,6 @@
 // Shared by train_mnist and vdm_sample: the samplers by name, drawing n samples with
 // a progress line at most once per second, and writing them as a square-ish PNG grid
-// or a raw IDX file.
+// or a raw IDX file (apps/common/image_files.h).
 //
 // A sampler is one entry of samplers(): a name and a function that draws n images
 // with the options and reports how many ScoreNet forward passes it took. A new
@@ -12,8 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "datasets/idx.h"
-#include "datasets/png.h"
+#include "apps/common/image_files.h"
 #include "vdm/ddim.h"
 #include "vdm/langevin.h"
 #include "vdm/probability_flow.h"
@@ -103,34 +102,17 @@ inline Samples draw_samples(const Vdm& model, int64_t n, uint64_t seed, const Sa
     });
 }
 
-// images (n, C, H, W) as a grid of `cols` columns (0: ceil(sqrt(n)), square-ish).
-inline void write_png_grid(const Vdm& model, const std::vector<uint8_t>& images, int64_t n,
-                           const std::string& path, int64_t cols = 0) {
+// The (C, H, W) of a model's images, for apps/common/image_files.h.
+inline ImageDims image_dims(const Vdm& model) {
     const ScoreNetConfig& c = model.config.net;
-    if (cols <= 0) cols = int64_t(std::ceil(std::sqrt(double(n))));
-    int64_t width = 0, height = 0;
-    std::vector<uint8_t> grid = tile_images(images.data(), n, c.image_channels, c.height, c.width,
-                                            cols, 2, 128, width, height);
-    write_png(path, grid.data(), width, height, int(c.image_channels));
-}
-
-// images (n, C, H, W) as a raw IDX file of unsigned bytes: (n, H, W) for one channel,
-// (n, C, H, W) otherwise, the layout of MNIST's image files.
-inline void write_idx_images(const Vdm& model, const std::vector<uint8_t>& images, int64_t n,
-                             const std::string& path) {
-    const ScoreNetConfig& c = model.config.net;
-    IdxArray array;
-    array.dims = c.image_channels == 1 ? std::vector<int64_t>{n, c.height, c.width}
-                                       : std::vector<int64_t>{n, c.image_channels, c.height, c.width};
-    array.data = images;
-    write_idx(path, array);
+    return {c.image_channels, c.height, c.width};
 }
 
 // Draws n samples with the options and writes them as a PNG grid.
 inline Samples write_sample_grid(const Vdm& model, int64_t n, uint64_t seed,
                                  const SamplerOptions& options, const std::string& path) {
     Samples s = draw_samples(model, n, seed, options);
-    write_png_grid(model, s.images, n, path);
+    write_png_grid(image_dims(model), s.images, n, path);
     return s;
 }
 
