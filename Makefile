@@ -111,7 +111,7 @@ ifeq ($(MPI),1)
   LDLIBS   += $(MPI_LIBS)
 endif
 
-LIB_DIRS := tensor tensor/cpu autodiff nn vdm datasets codec distributed
+LIB_DIRS := tensor tensor/cpu autodiff nn vdm datasets codec distributed baselines
 LIB_SRCS := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp))
 LIB_OBJS := $(LIB_SRCS:%.cpp=$(BUILD)/%.o)
 ifeq ($(CUDA),1)

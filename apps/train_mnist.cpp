@@ -342,11 +342,12 @@ int main(int argc, char** argv) {
                            ", \"device_mallocs\": " + std::to_string(m.mallocs);
         }
         std::printf("{\"step\": %lld, %s, \"val_bpd\": %s, \"val_bpd_stderr\": %s, \"checkpoint\": \"%s\", "
-                    "\"samples\": \"%s\", \"metrics\": \"%s\", %s, \"processes\": %d, \"seconds\": %.1f}\n",
+                    "\"samples\": \"%s\", \"metrics\": \"%s\", %s, \"parameters\": %lld, \"processes\": %d, "
+                    "\"seconds\": %.1f}\n",
                     (long long)trainer.steps_done, terms_json(last_logged, cfg.model.objective).c_str(),
                     json_number(last_eval.bpd).c_str(), json_number(last_eval.bpd_stderr).c_str(),
                     ckpt_path.c_str(), samples_path.c_str(), metrics_path.c_str(), device_json.c_str(),
-                    comm.size(), seconds);
+                    (long long)trainer.model->parameter_count(), comm.size(), seconds);
         return 0;
     });
 }

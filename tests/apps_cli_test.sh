@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 source tests/cli_helpers.sh  # $apps, $tmp, $data, fail, pass, expect_error, $status
 
 # --- flags, every app
-for app in train_mnist vdm_eval vdm_sample vdm_plots; do
+for app in train_mnist vdm_eval vdm_sample vdm_plots train_baseline; do
     "$apps/$app" --help | grep -q -- '--seed' || fail "$app --help lists no --seed"
     expect_error "$app" "unknown flag" --stepz 10
     expect_error "$app" "not an integer" --seed abc
@@ -44,6 +44,8 @@ expect_error vdm_eval "--ckpt is required"
 expect_error vdm_eval "not one of" --split train --ckpt x
 expect_error vdm_eval "cannot open" --ckpt "$tmp/none.safetensors"
 expect_error vdm_sample "--out is required" --ckpt x
+expect_error train_baseline "--model is required" --data "$data"
+expect_error train_baseline "not one of" --model gan
 
 # --- bench_vdm: a switch takes no value; --profile prints the per-op table
 bench=${VDM_BENCH:-$apps/bench_vdm}  # bench_vdm lives in the build folder
