@@ -4,7 +4,8 @@
 //   log p(x | logits) = sum_i log softmax(logits_i)[x_i]      (nats per image),
 // and a draw of one pixel from its logits. Every model of the results table reports
 // nats per image and turns them into bits per dimension with vdm/bpd.h's
-// nats_to_bpd, nats / (D ln 2), D = C H W: one definition for every row.
+// nats_to_bpd, nats / (D ln 2), D = C H W: one definition for every row
+// (docs/vdm.md#baselines-vae-iwae-and-pixelcnn).
 #pragma once
 #include <cstdint>
 

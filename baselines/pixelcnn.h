@@ -11,6 +11,7 @@
 //   SiLU, conv 1x1 c -> c, SiLU, conv 1x1 c -> 256          logits (B, 256, H, W)
 //
 // Sampling draws the pixels one at a time in raster order: H W network evaluations.
+// (docs/vdm.md#baselines-vae-iwae-and-pixelcnn)
 #pragma once
 #include <cstdint>
 #include <memory>

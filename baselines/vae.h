@@ -16,6 +16,7 @@
 //            the expectation by one reparameterized draw z = mean + exp(log_var / 2) eps;
 //   IWAE_K = log (1/K) sum_k p(x, z_k) / q(z_k|x), z_k ~ q(z|x) (Burda et al. 2016):
 //            IWAE_1 is the ELBO's estimate, and E[IWAE_K] grows with K toward log p(x).
+// (docs/vdm.md#baselines-vae-iwae-and-pixelcnn)
 #pragma once
 #include <cstdint>
 #include <vector>
