@@ -81,7 +81,7 @@ TEST_CASE("IWAE on a toy VAE: IWAE_1 estimates the ELBO, and the bound grows wit
     const Dataset data = synthetic_images(3, 4, 4);
     // The ELBO of each image, by many one-draw estimates.
     std::vector<double> elbo(3, 0.0);
-    const int64_t reps = 4000;
+    const int64_t reps = 1000;
     for (int64_t r = 0; r < reps; ++r) {
         Tensor eps = test::randn(Shape{3, 3}, 1000 + uint64_t(r));
         const std::vector<double> t = vae_terms(model, data.images.data(), 3, eps).total().value().to_vector();
@@ -92,7 +92,7 @@ TEST_CASE("IWAE on a toy VAE: IWAE_1 estimates the ELBO, and the bound grows wit
     for (int64_t K : {1, 10, 100}) {
         Rng rng(7 + uint64_t(K));
         std::vector<double> sum(3, 0.0);
-        const int64_t repeats = K == 1 ? 4000 : 200;
+        const int64_t repeats = K == 1 ? 1000 : 100;
         for (int64_t r = 0; r < repeats; ++r) {
             const std::vector<double> v = iwae_log_likelihood(model, data.images.data(), 3, K, rng, 64);
             for (int64_t i = 0; i < 3; ++i) sum[size_t(i)] += v[size_t(i)] / double(repeats);
@@ -105,7 +105,8 @@ TEST_CASE("IWAE on a toy VAE: IWAE_1 estimates the ELBO, and the bound grows wit
         CAPTURE(means[0][size_t(i)]);
         CAPTURE(means[1][size_t(i)]);
         CAPTURE(means[2][size_t(i)]);
-        CHECK(std::abs(means[0][size_t(i)] - elbo[size_t(i)]) < 0.02 * std::abs(elbo[size_t(i)]));
+        // measured: ELBO -88.08, IWAE_1 -88.06, IWAE_10 -87.60, IWAE_100 -87.50 for image 0
+        CHECK(std::abs(means[0][size_t(i)] - elbo[size_t(i)]) < 0.005 * std::abs(elbo[size_t(i)]));
         CHECK(means[1][size_t(i)] > elbo[size_t(i)]);
         CHECK(means[2][size_t(i)] > means[1][size_t(i)]);
     }
