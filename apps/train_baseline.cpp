@@ -71,7 +71,13 @@ Baseline make_vae(const VaeConfig& c, Rng& init, int64_t iwae_k, int64_t iwae_n)
             const auto start = std::chrono::steady_clock::now();
             const std::vector<int64_t> first(indices.begin(),
                                              indices.begin() + std::min<int64_t>(iwae_n, int64_t(indices.size())));
-            const BaselineEstimate iwae = evaluate_vae_iwae(vae, test, first, iwae_k, 2);
+            auto progress = [&](int64_t done, int64_t total) {
+                const double elapsed = seconds_since(start);
+                std::fprintf(stderr, "IWAE_%lld: %lld/%lld images, %.0f s, ETA %.0f s\n", (long long)iwae_k,
+                             (long long)done, (long long)total, elapsed,
+                             elapsed / double(done) * double(total - done));
+            };
+            const BaselineEstimate iwae = evaluate_vae_iwae(vae, test, first, iwae_k, 2, progress);
             std::fprintf(stderr, "test -IWAE_%lld: %.4f +- %.4f bpd (%lld images, %.0f s)\n", (long long)iwae_k,
                          iwae.bpd, iwae.bpd_stderr, (long long)iwae.n, seconds_since(start));
             json += ", \"iwae_bpd\": " + json_number(iwae.bpd) + ", \"iwae_bpd_stderr\": " +

@@ -51,12 +51,12 @@ BaselineEstimate evaluate_vae_elbo(const Vae& model, const Dataset& data, const 
 }
 
 BaselineEstimate evaluate_vae_iwae(const Vae& model, const Dataset& data, const std::vector<int64_t>& indices,
-                                   int64_t K, uint64_t seed) {
+                                   int64_t K, uint64_t seed, const std::function<void(int64_t, int64_t)>& progress) {
     Rng rng(seed);
     std::vector<double> nats;
     for_each_batch(data, indices, 100, [&](const uint8_t* pixels, const std::vector<int64_t>& idx) {
         for (double log_p : iwae_log_likelihood(model, pixels, int64_t(idx.size()), K, rng)) nats.push_back(-log_p);
-    });
+    }, progress);
     return estimate_from_nats(nats, data.image_size());
 }
 

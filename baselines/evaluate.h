@@ -4,6 +4,7 @@
 // error of the mean. 8-bit data, no dequantization.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "baselines/pixelcnn.h"
@@ -24,9 +25,10 @@ BaselineEstimate estimate_from_nats(const std::vector<double>& nats, int64_t dim
 // -ELBO: the closed-form KL plus -log p(x|z) at one draw of z per image (from seed).
 BaselineEstimate evaluate_vae_elbo(const Vae& model, const Dataset& data, const std::vector<int64_t>& indices,
                                    int64_t batch, uint64_t seed);
-// -IWAE_K per image (K draws each, from seed).
+// -IWAE_K per image (K draws each, from seed); progress(done, total) after each 100 images.
 BaselineEstimate evaluate_vae_iwae(const Vae& model, const Dataset& data, const std::vector<int64_t>& indices,
-                                   int64_t K, uint64_t seed);
+                                   int64_t K, uint64_t seed,
+                                   const std::function<void(int64_t, int64_t)>& progress = {});
 // -log p(x), exact.
 BaselineEstimate evaluate_pixelcnn(const PixelCnn& model, const Dataset& data,
                                    const std::vector<int64_t>& indices, int64_t batch);
